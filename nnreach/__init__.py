@@ -1,0 +1,1 @@
+"""nnreach: formal verification of neural networks and neural network control systems."""
