@@ -1,0 +1,117 @@
+"""LinearProgram against scipy.optimize.linprog, and its status handling."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from nnreach.lp import LinearProgram, LPStatus
+
+SEEDS = range(8)
+
+
+def random_feasible(seed: int, n: int = 6, k: int = 10):
+    """A bounded feasible LP: A (k, n), b (k,), lb, ub (n,)."""
+    rng = np.random.default_rng(seed)
+    print(f"seed = {seed}")
+    A = rng.normal(size=(k, n))
+    lb, ub = -rng.uniform(0.5, 2, n), rng.uniform(0.5, 2, n)
+    x0 = rng.uniform(lb / 2, ub / 2)
+    return rng, A, A @ x0 + rng.uniform(0, 1, k), lb, ub
+
+
+def reference(c, A, b, lb, ub) -> float:
+    return linprog(c, A_ub=A, b_ub=b, bounds=list(zip(lb, ub)), method="highs").fun
+
+
+def assert_optimal(result, c, A, b, lb, ub, expected):
+    assert result.status is LPStatus.OPTIMAL
+    assert result.value == pytest.approx(expected, abs=1e-7)
+    assert result.value == pytest.approx(c @ result.x, abs=1e-7)
+    assert np.all(A @ result.x <= b + 1e-7)
+    assert np.all((result.x >= lb - 1e-9) & (result.x <= ub + 1e-9))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_matches_linprog_over_many_warm_started_objectives(seed, sparse):
+    rng, A, b, lb, ub = random_feasible(seed)
+    lp = LinearProgram(sp.csr_array(A) if sparse else A, b, lb, ub)
+    for c in rng.normal(size=(6, A.shape[1])):
+        assert_optimal(lp.minimize(c), c, A, b, lb, ub, reference(c, A, b, lb, ub))
+        assert_optimal(lp.maximize(c), c, A, b, lb, ub, -reference(-c, A, b, lb, ub))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_add_constraints_then_resolve(seed):
+    rng, A, b, lb, ub = random_feasible(seed)
+    lp = LinearProgram(A, b, lb, ub)
+    c = rng.normal(size=A.shape[1])
+    first = lp.maximize(c)
+    # Cut off the current optimum, plus one random row that the optimum may satisfy.
+    extra = np.vstack([c, rng.normal(size=A.shape[1])])
+    rhs = np.array([first.value - 0.1, 1.0])
+    lp.add_constraints(sp.csr_array(extra), rhs)
+    assert lp.num_constraints == A.shape[0] + 2
+    A2, b2 = np.vstack([A, extra]), np.concatenate([b, rhs])
+    feasible = linprog(np.zeros(A.shape[1]), A_ub=A2, b_ub=b2, bounds=list(zip(lb, ub)), method="highs").status == 0
+    assert lp.is_feasible() == feasible
+    result = lp.maximize(c)
+    if feasible:
+        assert_optimal(result, c, A2, b2, lb, ub, -reference(-c, A2, b2, lb, ub))
+        assert result.value <= first.value - 0.1 + 1e-7
+    else:
+        assert result.status is LPStatus.INFEASIBLE and result.value == -np.inf
+
+
+@pytest.mark.parametrize("seed", SEEDS[:4])
+def test_bounds_of_matches_linprog(seed):
+    rng, A, b, lb, ub = random_feasible(seed)
+    M = np.vstack([rng.normal(size=(3, A.shape[1])), np.zeros(A.shape[1])])
+    lo, hi = LinearProgram(A, b, lb, ub).bounds_of(M)
+    np.testing.assert_allclose(lo, [reference(m, A, b, lb, ub) for m in M], atol=1e-7)
+    np.testing.assert_allclose(hi, [-reference(-m, A, b, lb, ub) for m in M], atol=1e-7)
+
+
+def test_infeasible():
+    # x0 <= 0 and x0 >= 1, with x1 free so the objective alone would be unbounded.
+    lp = LinearProgram(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([0.0, -1.0]))
+    assert not lp.is_feasible()
+    for result, value in ((lp.minimize(np.array([0.0, 1.0])), np.inf), (lp.maximize(np.array([0.0, 1.0])), -np.inf)):
+        assert result.status is LPStatus.INFEASIBLE and result.value == value and result.x is None
+    with pytest.raises(ValueError, match="empty set"):
+        lp.bounds_of(np.eye(2))
+    with pytest.raises(ValueError, match="empty set"):
+        lp.bounds_of(np.zeros((1, 2)))
+
+
+def test_unbounded():
+    lp = LinearProgram(np.array([[1.0, 1.0]]), np.array([1.0]), lb=np.array([0.0, -np.inf]))
+    assert lp.is_feasible()
+    result = lp.minimize(np.array([0.0, 1.0]))
+    assert result.status is LPStatus.UNBOUNDED and result.value == -np.inf and result.x is None
+    assert lp.maximize(np.array([0.0, -1.0])).value == np.inf
+    assert lp.maximize(np.array([1.0, 1.0])).value == pytest.approx(1.0)
+    lo, hi = lp.bounds_of(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    np.testing.assert_array_equal(lo, [-np.inf, 0.0])
+    np.testing.assert_array_equal(hi, [1.0, np.inf])
+
+
+def test_no_constraints_and_no_variables():
+    lp = LinearProgram(np.zeros((0, 3)), np.zeros(0), lb=-np.ones(3), ub=[1.0, 2.0, 3.0])
+    assert lp.num_constraints == 0
+    assert lp.maximize(np.array([1.0, -1.0, 1.0])).value == pytest.approx(5.0)
+    assert LinearProgram(np.zeros((1, 0)), np.array([0.5])).is_feasible()
+    assert not LinearProgram(np.zeros((1, 0)), np.array([-0.5])).is_feasible()
+
+
+def test_shape_errors():
+    lp = LinearProgram(np.ones((2, 3)), np.ones(2))
+    with pytest.raises(ValueError, match=r"c must have shape \(3,\)"):
+        lp.minimize(np.ones(2))
+    with pytest.raises(ValueError, match=r"A must have shape \(k, 3\)"):
+        lp.add_constraints(np.ones((1, 2)), np.ones(1))
+    with pytest.raises(ValueError, match=r"b must have shape \(1,\)"):
+        lp.add_constraints(np.ones((1, 3)), np.ones(2))
+    with pytest.raises(ValueError, match=r"A_ub must have shape"):
+        LinearProgram(np.ones(3), np.ones(3))
