@@ -1,0 +1,709 @@
+"""Read ONNX models into a :class:`~nnreach.network.graph.Network`.
+
+The graph is walked once in its (topological) order; each node goes through a table
+``op_type -> converter``. Nodes whose inputs are all constants (initializers, ``Constant`` nodes,
+``Shape`` of a tensor) are folded with numpy instead, so shape arithmetic such as
+``Shape -> Gather -> Unsqueeze -> Concat -> Reshape`` disappears. Before converting anything the
+whole graph is checked and *all* unsupported operators are reported in one error.
+
+Batch axis: the model input has a batch axis when its rank is at least 2 and its first dimension is
+1 or symbolic; otherwise its whole shape is the per-sample shape. Full ONNX shapes (batch size 1)
+are tracked through the graph and turned into per-sample shapes and axes for the network ops. An op
+that would mix the batch axis with other axes is rejected with the node's name.
+
+Example::
+
+    net = load_onnx("ACASXU_run2a_1_1_batch_2000.onnx")
+    net.input_shape  # (1, 1, 5)
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from math import prod
+from typing import Callable, Sequence
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ..errors import InputError, UnsupportedError
+from ..network.graph import INPUT, Network
+from ..network.ops import (Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear,
+                           MaxPool2d, Op, Relu, Reshape, Sigmoid, Tanh, Transpose)
+from . import check_readable
+
+_FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tensor:
+    """A value computed from the network input.
+
+    Attributes:
+        node: the network node holding it (``INPUT`` for the input).
+        shape: its full ONNX shape, batch axis (of size 1) included when the model has one.
+    """
+
+    node: str
+    shape: tuple[int, ...]
+
+
+_Value = _Tensor | np.ndarray
+"""A tensor computed from the input, or a constant."""
+
+
+class _Graph:
+    """Conversion state: known values, emitted network layers and the batch-axis convention."""
+
+    def __init__(self, batch: bool, uses: Counter):
+        self.batch = batch
+        self.uses = uses
+        self.values: dict[str, _Value] = {}
+        self.layers: list[tuple[str, Op, tuple[str, ...]]] = []
+        self.index: dict[str, int] = {}
+
+    def per_sample(self, shape: Sequence[int]) -> tuple[int, ...]:
+        return tuple(shape[1:]) if self.batch else tuple(shape)
+
+    def full(self, shape: Sequence[int]) -> tuple[int, ...]:
+        return (1, *shape) if self.batch else tuple(shape)
+
+    def emit(self, name: str, op: Op, inputs: Sequence[_Tensor]) -> _Tensor:
+        """Append a layer computing ``op`` of ``inputs``; returns its output."""
+        shape = op.output_shape(*(self.per_sample(t.shape) for t in inputs))
+        base, k = name, 0
+        while name in self.index or name == INPUT:
+            k += 1
+            name = f"{base}_{k}"
+        self.index[name] = len(self.layers)
+        self.layers.append((name, op, tuple(t.node for t in inputs)))
+        return _Tensor(name, self.full(shape))
+
+    def reshape_to(self, x: _Tensor, shape: tuple[int, ...], name: str) -> _Tensor:
+        """``x`` reshaped to the full shape ``shape`` (no layer when nothing changes)."""
+        if shape == x.shape:
+            return x
+        if self.batch and (not shape or shape[0] != 1):
+            raise UnsupportedError(f"reshaping {x.shape} to {shape} moves the batch axis")
+        return self.emit(name, Reshape(self.per_sample(shape)), [x])
+
+    def per_sample_const(self, shape: tuple[int, ...], c: np.ndarray) -> np.ndarray:
+        """Constant ``c`` (broadcast against full shape ``shape``) as a float array that broadcasts
+        against the per-sample shape."""
+        c = np.asarray(c, dtype=np.float64)
+        if np.broadcast_shapes(c.shape, shape) != shape:
+            raise UnsupportedError(f"a constant of shape {c.shape} would broadcast the tensor of shape "
+                                   f"{shape} to a larger one")
+        return c[0] if self.batch and c.ndim == len(shape) else c
+
+    def sole_use(self, x: _Tensor) -> bool:
+        """True when the node computing ``x`` feeds exactly one ONNX node and is no graph output."""
+        return sum(self.uses[n] for n, v in self.values.items()
+                   if isinstance(v, _Tensor) and v.node == x.node) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def _label(node: onnx.NodeProto) -> str:
+    return node.name or node.output[0]
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        out[a.name] = v.decode() if isinstance(v, bytes) else v
+    return out
+
+
+def _tensor(v: _Value | None, what: str = "its input") -> _Tensor:
+    if not isinstance(v, _Tensor):
+        raise UnsupportedError(f"{what} must be computed from the network input, not a constant")
+    return v
+
+
+def _const(v: _Value | None, what: str) -> np.ndarray:
+    if not isinstance(v, np.ndarray):
+        raise UnsupportedError(f"{what} must be a constant")
+    return v
+
+
+def _axes(attrs: dict, args: list) -> list[int] | None:
+    """``axes`` of Squeeze/Unsqueeze: an attribute before opset 13, an optional input since."""
+    if "axes" in attrs:
+        return [int(a) for a in attrs["axes"]]
+    if len(args) > 1 and args[1] is not None:
+        return [int(a) for a in _const(args[1], "axes").reshape(-1)]
+    return None
+
+
+def _rank4(x: _Tensor) -> _Tensor:
+    if len(x.shape) != 4:
+        raise UnsupportedError(f"only 2-D (N, C, H, W) inputs are supported, got shape {x.shape}")
+    return x
+
+
+def _pads(attrs: dict, size: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+          dilation: Sequence[int]) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) padding from ``pads`` or ``auto_pad`` of Conv and pooling."""
+    auto = attrs.get("auto_pad", "NOTSET")
+    if auto == "NOTSET":
+        t, l, b, r = (int(p) for p in attrs.get("pads", (0, 0, 0, 0)))
+        return t, l, b, r
+    if auto == "VALID":
+        return 0, 0, 0, 0
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        raise UnsupportedError(f"auto_pad={auto!r}")
+    begin, end = [], []
+    for n, k, s, d in zip(size, kernel, stride, dilation):
+        total = max(0, (-(-n // s) - 1) * s + (k - 1) * d + 1 - n)
+        small, big = total // 2, total - total // 2
+        begin.append(small if auto == "SAME_UPPER" else big)
+        end.append(big if auto == "SAME_UPPER" else small)
+    return begin[0], begin[1], end[0], end[1]
+
+
+def _matmul_shape(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    """Output shape of numpy/ONNX ``MatMul`` of operands of shapes ``a`` and ``b``."""
+    am = tuple(a) if len(a) > 1 else (1, *a)
+    bm = tuple(b) if len(b) > 1 else (*b, 1)
+    if am[-1] != bm[-2]:
+        raise InputError(f"MatMul operands of shapes {tuple(a)} and {tuple(b)} do not fit")
+    out = (*np.broadcast_shapes(am[:-2], bm[:-2]), am[-2], bm[-1])
+    if len(a) == 1:
+        out = (*out[:-2], out[-1])
+    if len(b) == 1:
+        out = out[:-1]
+    return out
+
+
+def _weight_2d(w: np.ndarray) -> np.ndarray:
+    """A MatMul weight as a matrix: a vector becomes one row/column, leading unit axes go."""
+    if w.ndim > 2 and any(d != 1 for d in w.shape[:-2]):
+        raise UnsupportedError(f"MatMul with a batched weight of shape {w.shape}")
+    return w.reshape(w.shape[-2:]) if w.ndim >= 2 else w
+
+
+def _reshape_target(shape: Sequence[int], target: Sequence[int], allowzero: bool) -> tuple[int, ...]:
+    """Resolve ONNX ``Reshape`` target ``target`` (with 0 = copy, -1 = infer) for input ``shape``."""
+    out = [int(shape[i]) if t == 0 and not allowzero and i < len(shape) else int(t)
+           for i, t in enumerate(target)]
+    if out.count(-1) > 1:
+        raise InputError(f"Reshape target {list(target)} has more than one -1")
+    if -1 in out:
+        known = prod(d for d in out if d != -1)
+        out[out.index(-1)] = prod(shape) // known if known else -1
+    if prod(out) != prod(shape) or min(out, default=0) < 0:
+        raise InputError(f"cannot reshape {tuple(shape)} to {list(target)}")
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Constant folding: op_type -> numpy function of (attrs, *inputs); missing optional inputs are None
+
+
+def _fold_div(attrs, a, b):
+    if np.issubdtype(a.dtype, np.integer):
+        return np.trunc(a / b).astype(a.dtype)
+    return a / b
+
+
+def _fold_squeeze(attrs, x, axes=None):
+    ax = _axes(attrs, [x, axes])
+    return np.squeeze(x) if ax is None else np.squeeze(x, axis=tuple(ax))
+
+
+def _fold_unsqueeze(attrs, x, axes=None):
+    ax = _axes(attrs, [x, axes])
+    return np.expand_dims(x, tuple(a % (x.ndim + len(ax)) for a in ax))
+
+
+def _flatten_axis(attrs: dict, rank: int) -> int:
+    axis = int(attrs.get("axis", 1))
+    return axis + rank if axis < 0 else axis
+
+
+def _fold_flatten(attrs, x):
+    axis = _flatten_axis(attrs, x.ndim)
+    return x.reshape(prod(x.shape[:axis]), prod(x.shape[axis:]))
+
+
+def _fold_shape(attrs, x):
+    return np.array(x.shape, dtype=np.int64)[attrs.get("start", 0):attrs.get("end")]
+
+
+def _fold_constant(attrs):
+    if "value" in attrs:
+        return numpy_helper.to_array(attrs["value"])
+    for key, dtype in (("value_float", np.float32), ("value_floats", np.float32),
+                       ("value_int", np.int64), ("value_ints", np.int64)):
+        if key in attrs:
+            return np.array(attrs[key], dtype=dtype)
+    raise UnsupportedError(f"Constant with attribute {', '.join(attrs)}")
+
+
+_FOLD: dict[str, Callable[..., np.ndarray]] = {
+    "Constant": _fold_constant,
+    "Identity": lambda attrs, x: x,
+    "Add": lambda attrs, a, b: a + b,
+    "Sub": lambda attrs, a, b: a - b,
+    "Mul": lambda attrs, a, b: a * b,
+    "Div": _fold_div,
+    "Neg": lambda attrs, x: -x,
+    "MatMul": lambda attrs, a, b: a @ b,
+    "Reshape": lambda attrs, x, s: x.reshape(_reshape_target(x.shape, s, bool(attrs.get("allowzero", 0)))),
+    "Flatten": _fold_flatten,
+    "Transpose": lambda attrs, x: np.transpose(x, attrs.get("perm")),
+    "Squeeze": _fold_squeeze,
+    "Unsqueeze": _fold_unsqueeze,
+    "Concat": lambda attrs, *xs: np.concatenate(xs, axis=int(attrs["axis"])),
+    "Gather": lambda attrs, x, i: np.take(x, i, axis=int(attrs.get("axis", 0))),
+    "Cast": lambda attrs, x: x.astype(onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])),
+    "Shape": _fold_shape,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Converters: (graph, node, attrs, inputs) -> output value
+
+
+_Converter = Callable[[_Graph, onnx.NodeProto, dict, list], _Value]
+
+
+def _passthrough(g, node, attrs, args):
+    return args[0]
+
+
+def _shape(g, node, attrs, args):
+    return _fold_shape(attrs, args[0])
+
+
+def _activation(make: Callable[[dict], Op]) -> _Converter:
+    return lambda g, node, attrs, args: g.emit(_label(node), make(attrs), [_tensor(args[0])])
+
+
+def _clip(g, node, attrs, args):
+    lo, hi = float(attrs.get("min", -np.inf)), float(attrs.get("max", np.inf))
+    if len(args) > 1 and args[1] is not None:
+        lo = float(_const(args[1], "Clip min").item())
+    if len(args) > 2 and args[2] is not None:
+        hi = float(_const(args[2], "Clip max").item())
+    return g.emit(_label(node), Clip(lo, hi), [_tensor(args[0])])
+
+
+def _hard_sigmoid(g, node, attrs, args):
+    name = _label(node)
+    a = g.emit(f"{name}/affine", ElementwiseAffine(attrs.get("alpha", 0.2), attrs.get("beta", 0.5)),
+               [_tensor(args[0])])
+    return g.emit(name, Clip(0.0, 1.0), [a])
+
+
+def _neg(g, node, attrs, args):
+    return g.emit(_label(node), ElementwiseAffine(-1.0, 0.0), [_tensor(args[0])])
+
+
+def _arithmetic(g, node, attrs, args):
+    """Add/Sub/Mul/Div: affine with a constant on either side; Add/Sub also of two tensors."""
+    kind, name = node.op_type, _label(node)
+    a, b = args
+    if isinstance(a, _Tensor) and isinstance(b, _Tensor):
+        if kind in ("Mul", "Div"):
+            raise UnsupportedError(f"{kind} of two computed tensors is nonlinear")
+        if a.shape != b.shape:
+            raise UnsupportedError(f"{kind} broadcasting computed tensors of shapes {a.shape} and {b.shape}")
+        if kind == "Sub":
+            b = g.emit(f"{name}/neg", ElementwiseAffine(-1.0, 0.0), [b])
+        return g.emit(name, Add(), [a, b])
+    const_first = isinstance(b, _Tensor)
+    if kind == "Div" and const_first:
+        raise UnsupportedError("division by a computed tensor is nonlinear")
+    x, c = (b, a) if const_first else (a, b)
+    if attrs.get("broadcast") and "axis" in attrs:  # opset < 7: align c at the given axis
+        c = c.reshape(c.shape + (1,) * (len(x.shape) - int(attrs["axis"]) - c.ndim))
+    c = g.per_sample_const(x.shape, c)
+    if kind == "Add":
+        op = ElementwiseAffine(1.0, c)
+    elif kind == "Sub":
+        op = ElementwiseAffine(-1.0, c) if const_first else ElementwiseAffine(1.0, -c)
+    elif kind == "Mul":
+        op = ElementwiseAffine(c, 0.0)
+    else:
+        op = ElementwiseAffine(1.0 / c, 0.0)
+    return g.emit(name, op, [x])
+
+
+def _matmul(g, node, attrs, args):
+    """``x @ W`` is a Linear on the last axis; ``W @ x`` a Linear on axis -2 (transposed around)."""
+    name = _label(node)
+    a, b = args
+    if isinstance(a, _Tensor) and isinstance(b, _Tensor):
+        raise UnsupportedError("MatMul of two computed tensors is nonlinear")
+    if isinstance(b, np.ndarray):
+        w = _weight_2d(b)
+        w = w[:, None] if w.ndim == 1 else w
+        y = g.emit(name, Linear(w.T, np.zeros(w.shape[1])), [a])
+        return g.reshape_to(y, _matmul_shape(a.shape, b.shape), f"{name}/reshape")
+    x, w = b, _weight_2d(a)
+    w = w[None, :] if w.ndim == 1 else w
+    rank = len(g.per_sample(x.shape))
+    if len(x.shape) == 1 and not g.batch:
+        y = g.emit(name, Linear(w, np.zeros(w.shape[0])), [x])
+    elif rank >= 2:
+        perm = (*range(rank - 2), rank - 1, rank - 2)
+        t = g.emit(f"{name}/transpose", Transpose(perm), [x])
+        t = g.emit(f"{name}/linear", Linear(w, np.zeros(w.shape[0])), [t])
+        y = g.emit(name, Transpose(perm), [t])
+    else:
+        raise UnsupportedError(f"MatMul of a {w.shape} weight with a tensor of shape {x.shape} "
+                               "contracts the batch axis")
+    return g.reshape_to(y, _matmul_shape(a.shape, x.shape), f"{name}/reshape")
+
+
+def _gemm(g, node, attrs, args):
+    """``alpha A B' + beta C`` as a Linear on the last axis of A (which may have rank > 2, as in
+    NNV-exported models)."""
+    name = _label(node)
+    if attrs.get("transA", 0):
+        raise UnsupportedError("Gemm with transA=1")
+    x = _tensor(args[0], "Gemm input A")
+    b = _const(args[1], "Gemm input B")
+    w = float(attrs.get("alpha", 1.0)) * (b if attrs.get("transB", 0) else b.T)
+    bias, extra = np.zeros(w.shape[0]), None
+    if len(args) > 2 and args[2] is not None:
+        shape = (*x.shape[:-1], w.shape[0])
+        c = float(attrs.get("beta", 1.0)) * g.per_sample_const(shape, _const(args[2], "Gemm input C"))
+        if c.ndim <= 1:
+            bias = np.broadcast_to(c, bias.shape)
+        else:
+            extra = c
+    y = g.emit(name if extra is None else f"{name}/linear", Linear(w, bias), [x])
+    return y if extra is None else g.emit(name, ElementwiseAffine(1.0, extra), [y])
+
+
+def _spatial(g: _Graph, name: str, op: Op, x: _Tensor) -> _Tensor:
+    """Apply a (C, H, W) op to a full (N, C, H, W) tensor; without a batch axis N must be 1 and
+    is reshaped away and back."""
+    if g.batch:
+        return g.emit(name, op, [x])
+    if x.shape[0] != 1:
+        raise UnsupportedError(f"a batch of {x.shape[0]} samples in a model without a batch axis")
+    y = g.emit(name, op, [g.reshape_to(x, x.shape[1:], f"{name}/chw")])
+    return g.reshape_to(y, (1, *y.shape), f"{name}/nchw")
+
+
+def _conv(g, node, attrs, args):
+    x = _rank4(_tensor(args[0]))
+    w = _const(args[1], "Conv weight")
+    if w.ndim != 4:
+        raise UnsupportedError(f"only 2-D convolution is supported, got a weight of shape {w.shape}")
+    bias = _const(args[2], "Conv bias") if len(args) > 2 and args[2] is not None else np.zeros(w.shape[0])
+    stride = tuple(attrs.get("strides", (1, 1)))
+    dilation = tuple(attrs.get("dilations", (1, 1)))
+    pads = _pads(attrs, x.shape[2:], w.shape[2:], stride, dilation)
+    op = Conv2d(w, bias, stride, pads, dilation, int(attrs.get("group", 1)))
+    return _spatial(g, _label(node), op, x)
+
+
+def _pool_geometry(attrs, x: _Tensor):
+    kernel = tuple(int(k) for k in attrs["kernel_shape"])
+    if len(kernel) != 2:
+        raise UnsupportedError(f"only 2-D pooling is supported, got kernel_shape {list(kernel)}")
+    stride = tuple(int(s) for s in attrs.get("strides", (1, 1)))
+    dilation = tuple(int(d) for d in attrs.get("dilations", (1, 1)))
+    return kernel, stride, dilation, _pads(attrs, x.shape[2:], kernel, stride, dilation)
+
+
+def _max_pool(g, node, attrs, args):
+    x = _rank4(_tensor(args[0]))
+    kernel, stride, dilation, pads = _pool_geometry(attrs, x)
+    op = MaxPool2d(kernel, stride, pads, dilation, bool(attrs.get("ceil_mode", 0)))
+    return _spatial(g, _label(node), op, x)
+
+
+def _average_pool(g, node, attrs, args):
+    x = _rank4(_tensor(args[0]))
+    kernel, stride, dilation, pads = _pool_geometry(attrs, x)
+    if dilation != (1, 1):
+        raise UnsupportedError(f"AveragePool with dilations {list(dilation)}")
+    op = AvgPool2d(kernel, stride, pads, count_include_pad=bool(attrs.get("count_include_pad", 0)),
+                   ceil_mode=bool(attrs.get("ceil_mode", 0)))
+    return _spatial(g, _label(node), op, x)
+
+
+def _global_pool(pool: type[AvgPool2d] | type[MaxPool2d]) -> _Converter:
+    def convert(g, node, attrs, args):
+        x = _rank4(_tensor(args[0]))
+        return _spatial(g, _label(node), pool(x.shape[2:], (1, 1)), x)
+    return convert
+
+
+def _batch_norm(g, node, attrs, args):
+    """Inference batch norm: folded into the Conv/Gemm producing its input when that feeds nothing
+    else, otherwise a per-channel ElementwiseAffine. The channel axis is ONNX axis 1."""
+    if attrs.get("training_mode", 0):
+        raise UnsupportedError("BatchNormalization in training mode")
+    x = _tensor(args[0])
+    gamma, beta, mean, var = (_const(a, "BatchNormalization parameters").astype(np.float64)
+                              for a in args[1:5])
+    scale = gamma / np.sqrt(var + float(attrs.get("epsilon", 1e-5)))
+    offset = beta - mean * scale
+    k = g.index.get(x.node)
+    producer = g.layers[k][1] if k is not None else None
+    foldable = isinstance(producer, Conv2d) or isinstance(producer, Linear) and len(x.shape) == 2
+    if foldable and g.sole_use(x):
+        name, _, inputs = g.layers[k]
+        if isinstance(producer, Conv2d):
+            op = Conv2d(producer.weight * scale[:, None, None, None], producer.bias * scale + offset,
+                        producer.stride, producer.padding, producer.dilation, producer.groups)
+        else:
+            op = Linear(producer.weight * scale[:, None], producer.bias * scale + offset)
+        g.layers[k] = (name, op, inputs)
+        return x
+    channel = (-1,) + (1,) * (len(x.shape) - 2)
+    op = ElementwiseAffine(g.per_sample_const(x.shape, scale.reshape(channel)),
+                           g.per_sample_const(x.shape, offset.reshape(channel)))
+    return g.emit(_label(node), op, [x])
+
+
+def _flatten(g, node, attrs, args):
+    x = _tensor(args[0])
+    a = _flatten_axis(attrs, len(x.shape))
+    if g.batch and a != 1:
+        raise UnsupportedError(f"Flatten with axis={attrs.get('axis', 1)} merges the batch axis "
+                               "with others")
+    return g.reshape_to(x, (prod(x.shape[:a]), prod(x.shape[a:])), _label(node))
+
+
+def _reshape(g, node, attrs, args):
+    x = _tensor(args[0])
+    target = _reshape_target(x.shape, _const(args[1], "Reshape shape").reshape(-1),
+                             bool(attrs.get("allowzero", 0)))
+    return g.reshape_to(x, target, _label(node))
+
+
+def _transpose(g, node, attrs, args):
+    x = _tensor(args[0])
+    perm = [int(p) for p in attrs.get("perm", range(len(x.shape) - 1, -1, -1))]
+    if g.batch:
+        if perm[0] != 0:
+            raise UnsupportedError(f"Transpose with perm={perm} moves the batch axis")
+        perm = [p - 1 for p in perm[1:]]
+    if perm == sorted(perm):
+        return x
+    return g.emit(_label(node), Transpose(tuple(perm)), [x])
+
+
+def _squeeze(g, node, attrs, args):
+    x = _tensor(args[0])
+    axes = _axes(attrs, args)
+    if axes is None:
+        axes = [i for i, d in enumerate(x.shape) if d == 1]
+    axes = [a % len(x.shape) for a in axes]
+    if any(x.shape[a] != 1 for a in axes):
+        raise InputError(f"cannot squeeze axes {axes} of shape {x.shape}")
+    if g.batch and 0 in axes:
+        raise UnsupportedError("Squeeze removes the batch axis")
+    return g.reshape_to(x, tuple(d for i, d in enumerate(x.shape) if i not in axes), _label(node))
+
+
+def _unsqueeze(g, node, attrs, args):
+    x = _tensor(args[0])
+    axes = _axes(attrs, args)
+    if axes is None:
+        raise InputError("Unsqueeze without axes")
+    rank = len(x.shape) + len(axes)
+    axes = sorted(a % rank for a in axes)
+    if g.batch and axes[0] == 0:
+        raise UnsupportedError("Unsqueeze at axis 0 moves the batch axis")
+    shape = list(x.shape)
+    for a in axes:
+        shape.insert(a, 1)
+    return g.reshape_to(x, tuple(shape), _label(node))
+
+
+def _concat(g, node, attrs, args):
+    xs = [_tensor(a, "every Concat input") for a in args]
+    axis = int(attrs["axis"]) % len(xs[0].shape)
+    if g.batch:
+        if axis == 0:
+            raise UnsupportedError("Concat along the batch axis")
+        axis -= 1
+    return xs[0] if len(xs) == 1 else g.emit(_label(node), Concat(axis, len(xs)), xs)
+
+
+_CONVERTERS: dict[str, _Converter] = {
+    "Identity": _passthrough,
+    "Dropout": _passthrough,
+    "Shape": _shape,
+    "Add": _arithmetic,
+    "Sub": _arithmetic,
+    "Mul": _arithmetic,
+    "Div": _arithmetic,
+    "Neg": _neg,
+    "MatMul": _matmul,
+    "Gemm": _gemm,
+    "Relu": _activation(lambda attrs: Relu()),
+    "LeakyRelu": _activation(lambda attrs: LeakyRelu(float(attrs.get("alpha", 0.01)))),
+    "Sigmoid": _activation(lambda attrs: Sigmoid()),
+    "Tanh": _activation(lambda attrs: Tanh()),
+    "Clip": _clip,
+    "HardSigmoid": _hard_sigmoid,
+    "Conv": _conv,
+    "BatchNormalization": _batch_norm,
+    "MaxPool": _max_pool,
+    "AveragePool": _average_pool,
+    "GlobalAveragePool": _global_pool(AvgPool2d),
+    "GlobalMaxPool": _global_pool(MaxPool2d),
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "Transpose": _transpose,
+    "Squeeze": _squeeze,
+    "Unsqueeze": _unsqueeze,
+    "Concat": _concat,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-graph checks and the conversion loop
+
+
+def _op_key(node: onnx.NodeProto) -> str:
+    return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+
+
+def _check_operators(graph: onnx.GraphProto, source: str) -> None:
+    """Raise one UnsupportedError listing every unsupported node, grouped by operator."""
+    constant = {t.name for t in graph.initializer}
+    bad: dict[str, list[str]] = {}
+    for node in graph.node:
+        op = _op_key(node)
+        if op in ("Constant", "Shape") or op in _FOLD and all(i in constant for i in node.input if i):
+            constant.update(node.output)
+        elif op not in _CONVERTERS:
+            bad.setdefault(op, []).append(_label(node))
+    if bad:
+        parts = [f"{op} (node{'s' if len(names) > 1 else ''} {', '.join(repr(n) for n in names)})"
+                 for op, names in bad.items()]
+        raise UnsupportedError(f"{source}: unsupported ONNX operators: {', '.join(parts)}")
+
+
+def _input(graph: onnx.GraphProto, source: str) -> tuple[onnx.ValueInfoProto, tuple[int, ...], bool]:
+    """The single graph input, its full shape (batch size 1) and whether it has a batch axis."""
+    inits = {t.name for t in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise UnsupportedError(f"{source}: the graph has {len(inputs)} inputs "
+                               f"({', '.join(repr(i.name) for i in inputs)}); exactly one is supported")
+    vi = inputs[0]
+    if not vi.type.HasField("tensor_type"):
+        raise UnsupportedError(f"{source}: input {vi.name!r} is not a tensor")
+    tt = vi.type.tensor_type
+    if tt.elem_type not in _FLOAT_TYPES:
+        kind = onnx.TensorProto.DataType.Name(tt.elem_type)
+        raise UnsupportedError(f"{source}: input {vi.name!r} has type {kind}; "
+                               "only float and double are supported")
+    if not tt.HasField("shape"):
+        raise UnsupportedError(f"{source}: input {vi.name!r} has no shape")
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tt.shape.dim]
+    batch = len(dims) >= 2 and dims[0] in (None, 1)
+    if batch:
+        dims[0] = 1
+    if any(d is None for d in dims):
+        text = [d.dim_param or (str(d.dim_value) if d.dim_value > 0 else "?") for d in tt.shape.dim]
+        raise UnsupportedError(f"{source}: input {vi.name!r} has unknown dimensions [{', '.join(text)}]")
+    return vi, tuple(dims), batch
+
+
+def _convert_node(g: _Graph, node: onnx.NodeProto) -> None:
+    for extra in node.output[1:]:
+        if extra and g.uses[extra]:
+            raise UnsupportedError(f"its output {extra!r} is used; only the first output is supported")
+    try:
+        args = [g.values[i] if i else None for i in node.input]
+    except KeyError as e:
+        raise InputError(f"input {e.args[0]!r} is not defined") from None
+    while args and args[-1] is None:
+        args.pop()
+    op, attrs = _op_key(node), _attrs(node)
+    if op in _FOLD and all(isinstance(a, np.ndarray) or a is None for a in args):
+        g.values[node.output[0]] = np.asarray(_FOLD[op](attrs, *args))
+    else:
+        g.values[node.output[0]] = _CONVERTERS[op](g, node, attrs, args)
+
+
+_Layer = tuple[str, Op, tuple[str, ...]]
+
+
+def _prune(layers: list[_Layer], output: str) -> list[_Layer]:
+    """Drop layers the output does not depend on."""
+    needed, kept = {output}, []
+    for layer in reversed(layers):
+        if layer[0] in needed:
+            kept.append(layer)
+            needed.update(layer[2])
+    return kept[::-1]
+
+
+def onnx_to_network(model: onnx.ModelProto, source: str = "ONNX model") -> Network:
+    """Convert an in-memory ONNX model; ``source`` names it in error messages.
+
+    Returns:
+        a Network whose input shape is the per-sample input shape (the ONNX input shape without
+        its batch axis, if it has one) and whose output is the graph output (per-sample shape).
+    Raises:
+        InputError: the model fails ``onnx.checker`` or its shapes do not fit.
+        UnsupportedError: unsupported operators (all listed at once), several inputs or outputs,
+            non-float input, or an op that mixes the batch axis with the others.
+    """
+    try:
+        onnx.checker.check_model(model)
+    except (onnx.checker.ValidationError, ValueError) as e:
+        raise InputError(f"{source}: invalid ONNX model: {' '.join(str(e).split())}") from None
+    graph = model.graph
+    _check_operators(graph, source)
+    vi, shape, batch = _input(graph, source)
+    if len(graph.output) != 1:
+        raise UnsupportedError(f"{source}: the graph has {len(graph.output)} outputs; "
+                               "exactly one is supported")
+    out = graph.output[0].name
+    uses = Counter(i for node in graph.node for i in node.input if i)
+    uses[out] += 1
+    g = _Graph(batch, uses)
+    g.values.update((t.name, numpy_helper.to_array(t)) for t in graph.initializer)
+    g.values[vi.name] = _Tensor(INPUT, shape)
+    for node in graph.node:
+        try:
+            _convert_node(g, node)
+        except (InputError, ValueError, IndexError) as e:
+            cls = type(e) if isinstance(e, InputError) else InputError
+            raise cls(f"{source}: ONNX node {_label(node)!r} ({node.op_type}): {e}") from None
+    result = g.values.get(out)
+    if not isinstance(result, _Tensor):
+        raise UnsupportedError(f"{source}: the output {out!r} does not depend on the input")
+    if result.node == INPUT:
+        result = g.emit(out, Reshape(g.per_sample(shape)), [result])
+    try:
+        return Network.build(g.per_sample(shape), _prune(g.layers, result.node), result.node)
+    except ValueError as e:
+        raise InputError(f"{source}: {e}") from None
+
+
+def load_onnx(path: str | os.PathLike) -> Network:
+    """Load an ``.onnx`` file as a :class:`Network` (see :func:`onnx_to_network`).
+
+    Raises:
+        InputError: the file is missing, unreadable, not an ONNX protobuf, or invalid.
+        UnsupportedError: the model uses something nnreach cannot represent.
+    """
+    p = check_readable(path, "ONNX model")
+    try:
+        model = onnx.load(p)
+    except Exception as e:  # protobuf raises assorted types on garbage input
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise InputError(f"{p}: not a readable ONNX model: {reason}") from None
+    return onnx_to_network(model, str(p))
