@@ -1,0 +1,119 @@
+"""Sampling soundness of every registered reach rule and of whole random networks.
+
+Inputs are sampled from a box (corners, center and uniform points); every image must lie inside the
+computed output set's bounds. The test is parametrised over the registry, so a new rule is covered
+automatically (and fails here until an example of its op is added to ``examples.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from nnreach.network import INPUT, Network, ops
+from nnreach.reach import registry, reach
+from nnreach.reach.propagate import INITIAL_SET
+from nnreach.sets import Box
+
+from .examples import examples_for
+
+SEED = 20261121
+KEYS = [k for k in registry.registered() if k[2] in INITIAL_SET]
+
+
+def _samples(box: Box, rng, n=400) -> np.ndarray:
+    corners = [np.where(c, box.hi, box.lo) for c in itertools.islice(itertools.product((0, 1), repeat=box.dim), 64)]
+    return np.vstack([np.array(corners), rng.uniform(box.lo, box.hi, size=(n, box.dim))])
+
+
+def _network_of(op: ops.Op, shapes) -> Network:
+    """A network whose input is the concatenation of the op's (flattened) inputs."""
+    sizes = [int(np.prod(s)) for s in shapes]
+    layers, names, start = [], [], 0
+    total = sum(sizes)
+    for k, (s, n) in enumerate(zip(shapes, sizes)):
+        sel = np.zeros((n, total))
+        sel[:, start:start + n] = np.eye(n)
+        start += n
+        layers.append((f"sel{k}", ops.Linear(sel, np.zeros(n)), (INPUT,)))
+        layers.append((f"in{k}", ops.Reshape(s), (f"sel{k}",)))
+        names.append(f"in{k}")
+    layers.append(("op", op, tuple(names)))
+    return Network.build((total,), layers)
+
+
+def _check_inside(net: Network, box: Box, method: str, rng) -> None:
+    out = reach(net, box, method)
+    lo, hi = out.bounds()
+    y = net.forward(_samples(box, rng))
+    tol = 1e-9 * (1 + np.abs(y))
+    assert np.all(y >= lo - tol), f"{method}: sample below the lower bound by {np.max(lo - y)}"
+    assert np.all(y <= hi + tol), f"{method}: sample above the upper bound by {np.max(y - hi)}"
+
+
+@pytest.mark.parametrize("key", KEYS, ids=lambda k: f"{k[0].__name__}-{k[1].__name__}-{k[2]}")
+def test_rule_is_sound(key):
+    op_type, set_type, method = key
+    examples = examples_for(op_type)
+    assert examples, f"add an example of {op_type.__name__} to tests/soundness/examples.py"
+    rng = np.random.default_rng(SEED)
+    for op, shapes in examples:
+        net = _network_of(op, shapes)
+        for scale in (0.1, 1.0, 3.0):
+            c = rng.normal(size=net.input_size)
+            r = scale * rng.uniform(0, 1, size=net.input_size)
+            _check_inside(net, Box(c - r, c + r), method, rng)
+
+
+def _random_network(rng, activation: ops.Op, depth: int, width: int, n_in: int) -> Network:
+    layers, size = [], n_in
+    for _ in range(depth):
+        layers += [ops.Linear(rng.normal(size=(width, size)) / np.sqrt(size), rng.normal(size=width) * 0.1),
+                   activation]
+        size = width
+    layers.append(ops.Linear(rng.normal(size=(3, size)), rng.normal(size=3)))
+    return Network.sequential((n_in,), layers)
+
+
+@pytest.mark.parametrize("method", sorted(INITIAL_SET))
+@pytest.mark.parametrize("activation", [ops.Relu(), ops.LeakyRelu(0.2), ops.Sigmoid(), ops.Tanh(), ops.Clip(-1, 1)],
+                         ids=lambda a: type(a).__name__)
+def test_random_networks_are_sound(method, activation):
+    rng = np.random.default_rng(SEED)
+    for trial in range(5):
+        net = _random_network(rng, activation, depth=3, width=8, n_in=4)
+        c = rng.normal(size=4)
+        r = rng.uniform(0.05, 1.0, size=4)
+        _check_inside(net, Box(c - r, c + r), method, rng)
+
+
+def test_residual_dag_is_sound():
+    """Generators created in two branches must not be mixed up when the branches are added."""
+    rng = np.random.default_rng(SEED)
+    w = lambda o, i: ops.Linear(rng.normal(size=(o, i)), rng.normal(size=o))
+    net = Network.build((3,), [
+        ("a", w(4, 3), (INPUT,)), ("ra", ops.Relu(), ("a",)),
+        ("b", w(4, 3), (INPUT,)), ("rb", ops.Relu(), ("b",)), ("rb2", w(4, 4), ("rb",)), ("rb3", ops.Relu(), ("rb2",)),
+        ("sum", ops.Add(), ("ra", "rb3")), ("cat", ops.Concat(0, 2), ("sum", "ra")), ("out", w(2, 8), ("cat",)),
+    ])
+    for method in INITIAL_SET:
+        for _ in range(5):
+            c = rng.normal(size=3)
+            _check_inside(net, Box(c - 1, c + 1), method, rng)
+
+
+def test_zonotope_is_tighter_than_interval_on_linear_networks():
+    """Affine maps are exact on zonotopes: the bounds equal the true range; intervals are looser."""
+    rng = np.random.default_rng(SEED)
+    net = Network.sequential((3,), [ops.Linear(rng.normal(size=(3, 3)), np.zeros(3)),
+                                    ops.Linear(rng.normal(size=(2, 3)), np.zeros(2))])
+    box = Box(-np.ones(3), np.ones(3))
+    zlo, zhi = reach(net, box, "zono").bounds()
+    ilo, ihi = reach(net, box, "interval").bounds()
+    W = net.nodes[1].op.weight @ net.nodes[0].op.weight
+    exact = np.abs(W).sum(axis=1)
+    np.testing.assert_allclose(zhi, exact, rtol=1e-12)
+    np.testing.assert_allclose(zlo, -exact, rtol=1e-12)
+    assert np.all(ihi >= zhi - 1e-12) and np.all(ilo <= zlo + 1e-12)
