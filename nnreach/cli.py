@@ -1,0 +1,143 @@
+"""The ``nnreach`` command line.
+
+Exit codes: 0 when a verdict was produced (whatever it is), 2 for bad input or usage, 1 for an
+internal error. Bad input is reported as one line on stderr. Set ``NNREACH_DEBUG=1`` for tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .errors import InputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .verify.api import METHODS
+
+    p = _Parser(prog="nnreach", description="Formal verification of neural networks.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    v = sub.add_parser("verify", help="check a property (VNN-LIB) of a model (ONNX, .nnet, .mat)")
+    v.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
+    v.add_argument("spec", help="property file in VNN-LIB 1.0")
+    v.add_argument("--timeout", type=_positive, default=None, metavar="S", help="time limit in seconds")
+    v.add_argument("--method", default="auto", choices=sorted(METHODS), help="verification method")
+    v.add_argument("--result-file", metavar="PATH", help="write the verdict in VNN-COMP format")
+    v.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
+
+    i = sub.add_parser("info", help="print the layers and shapes of a model")
+    i.add_argument("model")
+    return p
+
+
+def _write_result(path: str, result, n_in: int) -> None:
+    lines = [result.status.vnncomp]
+    ce = result.counterexample
+    if ce is not None:
+        pairs = [f"(X_{k} {float(v)!r})" for k, v in enumerate(ce.x)]
+        pairs += [f"(Y_{k} {float(v)!r})" for k, v in enumerate(ce.y)]
+        lines.append("(" + "\n".join(pairs) + ")")
+    try:
+        Path(path).write_text("\n".join(lines) + "\n")
+    except OSError as e:
+        raise InputError(f"cannot write result file {path}: {e.strerror}") from None
+
+
+def _cmd_info(args) -> int:
+    from .io import load_model
+
+    net = load_model(args.model)
+    print(net.summary())
+    print(f"inputs {net.input_size}, outputs {net.output_size}, nodes {len(net.nodes)}")
+    return EXIT_OK
+
+
+def _alarm(_signum, _frame):
+    from .verify.deadline import Timeout
+    raise Timeout
+
+
+def _cmd_verify(args) -> int:
+    from .io import load_model
+    from .io.vnnlib import read_vnnlib
+    from .verify.api import verify
+    from .verify.deadline import Timeout
+    from .verify.problem import Problem
+    from .verify.result import Result, Status
+    from .verify.settings import Settings
+
+    start = time.perf_counter()
+    net = load_model(args.model)
+    props = read_vnnlib(args.spec)
+    problem = Problem(net, tuple(props), str(args.model))
+    print(f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
+    print(f"spec {args.spec}: {len(props)} input region(s), "
+          f"{sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
+    remaining = None if args.timeout is None else args.timeout - (time.perf_counter() - start)
+    if remaining is not None and remaining <= 0:
+        result = Result(Status.TIMEOUT, args.method)
+    else:
+        # A hard stop shortly after the limit, for work that does not check its deadline often.
+        if remaining is not None:
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.setitimer(signal.ITIMER_REAL, remaining + 0.5)
+        try:
+            result = verify(problem, args.method, timeout=remaining, settings=Settings(seed=args.seed))
+        except Timeout:
+            result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    print(f"method {result.method}, {time.perf_counter() - start:.3f} s")
+    if result.counterexample is not None:
+        ce = result.counterexample
+        print(f"counterexample (checked by {ce.checked_by}): x = {ce.x.tolist()}")
+        print(f"output: y = {ce.y.tolist()}")
+    if args.result_file:
+        _write_result(args.result_file, result, net.input_size)
+    print(result.status.value)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    try:
+        args = _parser().parse_args(argv)
+        return {"verify": _cmd_verify, "info": _cmd_info}[args.command](args)
+    except InputError as e:
+        print(f"nnreach: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("nnreach: interrupted", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception as e:  # an internal error: report it on one line, traceback on request
+        if os.environ.get("NNREACH_DEBUG"):
+            raise
+        print(f"nnreach: internal error: {type(e).__name__}: {e} (set NNREACH_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Proofs from over-approximate reachable sets: ``interval`` (boxes) and ``zono`` (zonotopes, DeepZ).
+
+Requirements: any network whose ops have reach rules for the method (see :mod:`nnreach.reach`).
+Returns: HOLDS when the over-approximated output set misses every unsafe polytope, else UNKNOWN.
+Method: propagate each property's input box; an unsafe polytope ``A y <= b`` is excluded when some row
+    has ``min a_i . y > b_i`` over the output set, or else when an LP shows that the output set (a box or
+    zonotope, both exactly representable as stars) and the polytope do not intersect.
+Soundness and completeness: sound (the output set contains every output), incomplete (the relaxation
+    may be too coarse); never returns VIOLATED.
+Reference: Singh et al., Fast and Effective Robustness Certification (DeepZ), NeurIPS 2018.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..reach.propagate import reach
+from ..sets.convert import overapproximate
+from ..sets.polytope import HPolytope
+from ..sets.star import Star
+from .deadline import Deadline
+from .problem import Problem
+from .result import Result, Status
+from .settings import Settings
+
+
+def excludes(output_set, poly: HPolytope, margin: float) -> bool:
+    """True when ``output_set`` (Box or Zonotope) provably does not meet ``{y : A y <= b}``."""
+    if poly.A.shape[0] == 0:
+        return False
+    lo, _ = output_set.affine_map(poly.A).bounds()
+    if np.any(lo > poly.b + margin):
+        return True
+    star = overapproximate(output_set, Star)
+    for a, b in zip(poly.A, poly.b):
+        star = star.intersect_halfspace(a, b + margin)
+    return star.is_empty()
+
+
+def prove_by_reach(problem: Problem, method: str, settings: Settings, deadline: Deadline) -> Result:
+    """HOLDS if the ``method`` reachable set of every property misses its unsafe region, else UNKNOWN."""
+    open_polytopes = 0
+    for prop in problem.properties:
+        deadline.check()
+        out = reach(problem.network, prop.input_box, method)
+        open_polytopes += sum(not excludes(out, p, settings.proof_margin) for p in prop.unsafe)
+    status = Status.HOLDS if open_polytopes == 0 else Status.UNKNOWN
+    return Result(status, method, stats={"unproved_polytopes": open_polytopes})
+
+
+def interval(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
+    return prove_by_reach(problem, "interval", settings, deadline)
+
+
+def zono(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
+    return prove_by_reach(problem, "zono", settings, deadline)

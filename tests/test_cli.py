@@ -1,0 +1,156 @@
+"""The command line: verdict words, result files, exit codes and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from nnreach.cli import main
+
+from .conftest import REPO
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+def test_verify_sat_prints_violated_and_writes_witness(capsys, benchmarks, tmp_path):
+    res = tmp_path / "out.txt"
+    code, out, err = run(capsys, "verify", str(benchmarks / "test/test_sat.onnx"),
+                         str(benchmarks / "test/test_prop.vnnlib"), "--result-file", str(res), "--timeout", "60")
+    assert code == 0, err
+    assert last_line(out) == "violated"
+    text = res.read_text().splitlines()
+    assert text[0] == "sat"
+    body = "\n".join(text[1:])
+    assert body.startswith("((X_0 ") and body.endswith("))")
+    values = {}
+    for line in text[1:]:
+        name, v = line.strip("()").split()
+        values[name] = float(v)
+    assert {f"X_{i}" for i in range(5)} | {f"Y_{i}" for i in range(5)} == set(values)
+    # the witness reproduces in onnxruntime and lies in the unsafe region of test_prop (Y_0 <= Y_k for all k)
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(benchmarks / "test/test_sat.onnx"))
+    x = np.array([values[f"X_{i}"] for i in range(5)], dtype=np.float32).reshape(1, 1, 1, 5)
+    y = sess.run(None, {sess.get_inputs()[0].name: x})[0].ravel()
+    np.testing.assert_allclose(y, [values[f"Y_{i}"] for i in range(5)], rtol=1e-6)
+
+
+def test_verify_unsat_is_never_violated(capsys, benchmarks):
+    code, out, _ = run(capsys, "verify", str(benchmarks / "test/test_unsat.onnx"),
+                       str(benchmarks / "test/test_prop.vnnlib"), "--timeout", "30")
+    assert code == 0
+    assert last_line(out) in {"holds", "unknown", "timeout"}
+
+
+@pytest.mark.parametrize("method", ["interval", "zono", "falsify"])
+def test_every_method_runs_from_the_cli(capsys, benchmarks, method):
+    code, out, _ = run(capsys, "verify", str(benchmarks / "test/test_small.onnx"),
+                       str(benchmarks / "test/test_small.vnnlib"), "--method", method)
+    assert code == 0
+    assert last_line(out) in {"holds", "unknown"}
+
+
+def test_timeout_is_honoured(capsys, benchmarks):
+    import time
+    start = time.perf_counter()
+    code, out, _ = run(capsys, "verify", str(benchmarks / "test/test_unsat.onnx"),
+                       str(benchmarks / "test/test_prop.vnnlib"), "--method", "falsify", "--timeout", "0.2")
+    assert code == 0
+    assert last_line(out) in {"timeout", "unknown"}
+    assert time.perf_counter() - start < 5
+
+
+def test_info_lists_layers(capsys, benchmarks):
+    code, out, _ = run(capsys, "info", str(benchmarks / "acasxu/ACASXU_run2a_1_1_batch_2000.onnx"))
+    assert code == 0
+    assert "inputs 5, outputs 5" in out
+
+
+# -- bad input: one line on stderr, exit code 2 -----------------------------------------------------
+
+
+def bad(capsys, *argv) -> str:
+    code, out, err = run(capsys, *argv)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("nnreach: error: ")
+    return lines[0]
+
+
+def test_missing_model(capsys, tmp_path):
+    spec = tmp_path / "p.vnnlib"
+    spec.write_text("(declare-const X_0 Real)\n")
+    assert "model file not found" in bad(capsys, "verify", str(tmp_path / "nope.onnx"), str(spec))
+
+
+def test_missing_spec(capsys, benchmarks, tmp_path):
+    msg = bad(capsys, "verify", str(benchmarks / "test/test_small.onnx"), str(tmp_path / "nope.vnnlib"))
+    assert "nope.vnnlib" in msg
+
+
+def test_malformed_onnx(capsys, tmp_path):
+    f = tmp_path / "broken.onnx"
+    f.write_bytes(b"this is not a protobuf \x00\x01\x02")
+    assert "broken.onnx" in bad(capsys, "info", str(f))
+
+
+def test_unknown_model_format(capsys, tmp_path):
+    f = tmp_path / "model.h5"
+    f.write_text("x")
+    assert "unknown model format" in bad(capsys, "info", str(f))
+
+
+def test_unsupported_ops_are_listed(capsys, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Softmax", ["x"], ["s"], name="soft"), helper.make_node("Erf", ["s"], ["y"], name="erf")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    f = tmp_path / "unsupported.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), f)
+    msg = bad(capsys, "info", str(f))
+    assert "Softmax" in msg and "Erf" in msg
+
+
+def test_vnnlib_syntax_error_has_position(capsys, benchmarks, tmp_path):
+    spec = tmp_path / "bad.vnnlib"
+    spec.write_text("(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (<= X_0 1.0)\n")
+    msg = bad(capsys, "verify", str(benchmarks / "test/test_small.onnx"), str(spec))
+    assert "bad.vnnlib" in msg and ":" in msg
+
+
+def test_spec_size_mismatch(capsys, benchmarks):
+    msg = bad(capsys, "verify", str(benchmarks / "test/test_small.onnx"), str(benchmarks / "test/test_prop.vnnlib"))
+    assert "5 inputs" in msg and "1 inputs" in msg
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc"])
+def test_bad_timeout(capsys, benchmarks, value):
+    msg = bad(capsys, "verify", str(benchmarks / "test/test_small.onnx"),
+              str(benchmarks / "test/test_small.vnnlib"), "--timeout", value)
+    assert "timeout" in msg
+
+
+def test_unknown_method(capsys, benchmarks):
+    msg = bad(capsys, "verify", str(benchmarks / "test/test_small.onnx"),
+              str(benchmarks / "test/test_small.vnnlib"), "--method", "magic")
+    assert "magic" in msg
+
+
+def test_usage_error_exit_code_from_the_installed_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "nnreach.cli", "verify"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1

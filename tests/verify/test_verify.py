@@ -1,0 +1,117 @@
+"""verify(): verdicts of every method on instances with known answers, counterexample checking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnreach.io import load_model
+from nnreach.io.vnnlib import read_vnnlib
+from nnreach.network import Network, ops
+from nnreach.sets import Box
+from nnreach.verify.api import METHODS, verify
+from nnreach.verify.check import confirm, float32_inside
+from nnreach.verify.problem import Problem, Property, halfspace_property, linf_ball, robustness_property
+from nnreach.verify.result import Status
+from nnreach.verify.settings import Settings
+
+# VNN-COMP 2021 "test" category: (model, property, expected verdict)
+TEST_ROWS = [("test_nano.onnx", "test_nano.vnnlib", "holds"), ("test_tiny.onnx", "test_tiny.vnnlib", "holds"),
+             ("test_small.onnx", "test_small.vnnlib", "holds"), ("test_sat.onnx", "test_prop.vnnlib", "violated"),
+             ("test_unsat.onnx", "test_prop.vnnlib", "holds")]
+SOUND_ONLY = {"interval", "zono"}  # may say holds/unknown, never violated
+ATTACKS = {"falsify"}              # may say violated/unknown, never holds
+
+
+def load_problem(folder, model, spec) -> Problem:
+    return Problem(load_model(folder / model), tuple(read_vnnlib(folder / spec)), str(folder / model))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("row", TEST_ROWS, ids=lambda r: r[0])
+def test_methods_never_contradict_known_verdicts(benchmarks, method, row):
+    model, spec, expected = row
+    r = verify(load_problem(benchmarks / "test", model, spec), method, timeout=60)
+    assert r.status in {Status.HOLDS, Status.VIOLATED, Status.UNKNOWN}
+    if r.status is Status.HOLDS:
+        assert expected == "holds" and method not in ATTACKS
+    if r.status is Status.VIOLATED:
+        assert expected == "violated" and method not in SOUND_ONLY
+        assert r.counterexample.checked_by == "onnxruntime"
+
+
+def test_auto_decides_the_test_category(benchmarks):
+    for model, spec, expected in TEST_ROWS:
+        r = verify(load_problem(benchmarks / "test", model, spec), "auto", timeout=60)
+        if expected == "violated":
+            assert r.status is Status.VIOLATED, model
+        else:
+            assert r.status in {Status.HOLDS, Status.UNKNOWN}, model
+
+
+def relu_line() -> Network:
+    """y = relu(x) on one input."""
+    return Network.sequential((1,), [ops.Relu()])
+
+
+def test_verdicts_on_a_hand_made_problem():
+    net = relu_line()
+    box = Box([-1.0], [1.0])
+    holds = Problem(net, (halfspace_property(box, [[-1.0]], [-1.5]),))      # unsafe: y >= 1.5
+    violated = Problem(net, (halfspace_property(box, [[-1.0]], [-0.5]),))   # unsafe: y >= 0.5
+    for method in ("interval", "zono", "auto"):
+        assert verify(holds, method).status is Status.HOLDS
+    r = verify(violated, "auto")
+    assert r.status is Status.VIOLATED
+    assert r.counterexample.checked_by == "nnreach"
+    assert r.counterexample.x[0] >= 0.5 and r.counterexample.y[0] >= 0.5
+    assert verify(violated, "zono").status is Status.UNKNOWN
+
+
+def test_attack_finds_a_narrow_counterexample():
+    """With no random samples (and too many inputs for corners) only the attack can reach y >= 0.999,
+    which needs every input within 0.008 of its upper bound."""
+    net = Network.sequential((8,), [ops.Linear(np.ones((1, 8)) / 8, np.zeros(1)), ops.Relu()])
+    prob = Problem(net, (halfspace_property(Box(-np.ones(8), np.ones(8)), [[-1.0]], [-0.999]),))
+    r = verify(prob, "falsify", settings=Settings(samples=0))
+    assert r.status is Status.VIOLATED
+    assert r.stats["pgd_steps"] > 0
+
+
+def test_confirm_rejects_false_candidates():
+    net = relu_line()
+    prob = Problem(net, (halfspace_property(Box([-1.0], [1.0]), [[-1.0]], [-0.5]),))
+    assert confirm(prob, 0, np.array([0.2])) is None
+    assert confirm(prob, 0, np.array([0.7])) is not None
+
+
+def test_float32_inside_stays_in_the_box():
+    box = Box([0.1, -0.3], [0.1 + 1e-9, 0.7])  # 0.1 is not a float32 and the first interval is tiny
+    x = float32_inside(np.array([0.1, 0.7]), box)
+    assert x is None or (np.all(x >= box.lo) and np.all(x <= box.hi))
+    x = float32_inside(np.array([0.3, 0.7]), Box([0.1, -0.3], [0.5, 0.7]))
+    assert np.all(x >= [0.1, -0.3]) and np.all(x <= [0.5, 0.7])
+    assert np.all(x.astype(np.float32).astype(np.float64) == x)
+
+
+def test_problem_builders():
+    box = linf_ball(np.array([0.5, 0.0, 1.0]), 0.1, lo=0.0, hi=1.0)
+    np.testing.assert_allclose(box.lo, [0.4, 0.0, 0.9])
+    np.testing.assert_allclose(box.hi, [0.6, 0.1, 1.0])
+    prop = robustness_property(box, 1, 3)
+    assert len(prop.unsafe) == 2
+    assert prop.is_unsafe(np.array([[0.0, 1.0, 1.0]]))[0]        # tie counts as unsafe (y_2 >= y_1)
+    assert not prop.is_unsafe(np.array([[0.0, 1.0, 0.5]]))[0]
+
+
+def test_expired_deadline_gives_timeout():
+    net = relu_line()
+    prob = Problem(net, (halfspace_property(Box([-1.0], [1.0]), [[-1.0]], [-2.0]),))
+    r = verify(prob, "falsify", timeout=1e-9)
+    assert r.status is Status.TIMEOUT
+
+
+def test_problem_rejects_mismatched_sizes():
+    from nnreach.errors import InputError
+    with pytest.raises(InputError, match="2 inputs"):
+        Problem(relu_line(), (halfspace_property(Box([0.0, 0.0], [1.0, 1.0]), [[1.0]], [0.0]),))
