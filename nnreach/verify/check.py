@@ -1,12 +1,14 @@
 """Independent confirmation of counterexamples before they are reported.
 
-A candidate input is first moved to the nearest float32 values inside the property's box (models run in
-float32), then executed: ONNX models in onnxruntime (an implementation independent of nnreach), other
-models by nnreach's own forward pass in float32 and float64 (both must agree that the output is unsafe).
+A candidate input is first moved into the property's box, to float32 values where the box allows it
+(models run in float32), then executed: ONNX models in onnxruntime (an implementation independent of nnreach), other
+models, and ONNX models that onnxruntime refuses to load (e.g. an old opset with a rank-4 Gemm), by
+nnreach's own forward pass in float32 and float64, which must both find the output unsafe.
 """
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -31,19 +33,29 @@ def float32_inside(x: np.ndarray, box: Box) -> np.ndarray | None:
 
 @lru_cache(maxsize=8)
 def _session(model_path: str):
+    """An onnxruntime session for the model, or None when onnxruntime cannot load it."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
-    return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+    opts.log_severity_level = 4
+    try:
+        return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for models it cannot run
+        print(f"nnreach: warning: onnxruntime cannot load {model_path} ({str(e).splitlines()[0][:200]}); "
+              "counterexamples are checked by nnreach's own forward pass", file=sys.stderr)
+        return None
 
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 
 
-def run_onnxruntime(model_path: str, x: np.ndarray) -> np.ndarray:
-    """Outputs of the ONNX model for a batch ``x`` (batch, n_in), flattened to (batch, n_out)."""
+def run_onnxruntime(model_path: str, x: np.ndarray) -> np.ndarray | None:
+    """Outputs of the ONNX model for a batch ``x`` (batch, n_in), flattened to (batch, n_out); None
+    when onnxruntime cannot load the model."""
     sess = _session(model_path)
+    if sess is None:
+        return None
     inp = sess.get_inputs()[0]
     dims = [d if isinstance(d, int) else 1 for d in inp.shape]
     dtype = _ORT_TYPES.get(inp.type, np.float32)
@@ -56,13 +68,15 @@ def run_onnxruntime(model_path: str, x: np.ndarray) -> np.ndarray:
 def confirm(problem: Problem, index: int, x: np.ndarray) -> Counterexample | None:
     """A checked counterexample for property ``index`` near candidate ``x`` (n_in,), or None."""
     prop = problem.properties[index]
-    x = float32_inside(np.asarray(x, dtype=np.float64), prop.input_box)
-    if x is None:
-        return None
+    x = np.clip(np.asarray(x, dtype=np.float64), prop.input_box.lo, prop.input_box.hi)
+    inside32 = float32_inside(x, prop.input_box)
+    # Boxes with a bound that no float32 can meet (a fixed input of 1.4, say) keep the float64 point;
+    # the float32 model then runs on its nearest float32 rounding, as any caller of the model would.
+    x = x if inside32 is None else inside32
     path = problem.model_path
-    if path is not None and path.lower().endswith(".onnx"):
-        y = run_onnxruntime(path, x[None])[0]
-        return Counterexample(x, y, index, "onnxruntime") if prop.is_unsafe(y)[0] else None
+    y = run_onnxruntime(path, x[None]) if path is not None and path.lower().endswith(".onnx") else None
+    if y is not None:
+        return Counterexample(x, y[0], index, "onnxruntime") if prop.is_unsafe(y)[0] else None
     y32 = problem.network.forward(x[None].astype(np.float32), dtype=np.float32)[0].astype(np.float64)
     y64 = problem.network.forward(x[None])[0]
     if prop.is_unsafe(y32)[0] and prop.is_unsafe(y64)[0]:

@@ -115,3 +115,17 @@ def test_problem_rejects_mismatched_sizes():
     from nnreach.errors import InputError
     with pytest.raises(InputError, match="2 inputs"):
         Problem(relu_line(), (halfspace_property(Box([0.0, 0.0], [1.0, 1.0]), [[1.0]], [0.0]),))
+
+
+def test_models_onnxruntime_cannot_load_are_checked_by_our_forward(benchmarks, capsys):
+    """The ACC controller (opset 6, rank-4 Gemm) does not load in onnxruntime: nnreach checks the
+    counterexample itself, in float32 and float64, and says so."""
+    path = benchmarks / "ainncs/ACC/controller_5_20.onnx"
+    net = load_model(path)
+    box = Box([30.0, 1.4, 30.0, 80.0, 1.0], [30.0, 1.4, 30.2, 100.0, 2.0])
+    y = net.forward((box.lo + box.hi)[None] / 2)[0, 0]
+    prob = Problem(net, (halfspace_property(box, [[-1.0]], [-(y - 10.0)]),), str(path))  # unsafe: y >= y_mid - 10
+    r = verify(prob, "falsify")
+    assert r.status is Status.VIOLATED
+    assert r.counterexample.checked_by == "nnreach"
+    assert "onnxruntime cannot load" in capsys.readouterr().err
