@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..network.graph import INPUT, Network
+from ..network.simplify import simplify
 from ..sets.box import Box
 from ..sets.zonotope import Zonotope
 from .registry import find_rule
@@ -42,6 +43,7 @@ def reach(network: Network, input_set, method: str = "zono"):
     if input_set.dim != network.input_size:
         raise InputError(f"input set has dimension {input_set.dim} but the network has "
                          f"{network.input_size} inputs")
+    network = simplify(network)
     x = INITIAL_SET[method](input_set) if isinstance(input_set, Box) else input_set
     values = {INPUT: x}
     # Zonotopes in different branches of a DAG must not reuse generator columns for different fresh

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 from ..errors import InputError
+from ..network.simplify import simplify
 from . import bounds
 from .deadline import Deadline, Timeout
 from .falsify import falsify
@@ -54,6 +56,7 @@ def verify(problem: Problem, method: str = "auto", *, timeout: float | None = No
     if timeout is not None and not timeout > 0:
         raise InputError(f"timeout must be positive, got {timeout}")
     start = time.perf_counter()
+    problem = replace(problem, network=simplify(problem.network))
     try:
         r = METHODS[method](problem, settings or Settings(), Deadline(timeout))
     except Timeout:

@@ -1,0 +1,50 @@
+"""simplify(): fused networks compute the same function, with fewer nodes where chains fuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnreach.io import load_model
+from nnreach.network import INPUT, Network, ops
+from nnreach.network.simplify import simplify
+
+from .test_graph import conv_dag
+
+
+def same_function(a: Network, b: Network, seed=0):
+    x = np.random.default_rng(seed).normal(size=(16, a.input_size))
+    np.testing.assert_allclose(a(x), b(x), rtol=1e-10, atol=1e-10)
+
+
+def test_benchmark_models_keep_their_function(benchmarks):
+    for path in sorted(benchmarks.rglob("*.onnx")):
+        net = load_model(path)
+        same_function(net, simplify(net))
+
+
+def test_acasxu_becomes_dense_layers(benchmarks):
+    net = simplify(load_model(benchmarks / "acasxu/ACASXU_run2a_1_1_batch_2000.onnx"))
+    kinds = [type(n.op).__name__ for n in net.nodes]
+    assert kinds == ["Reshape"] + ["Linear", "Relu"] * 6 + ["Linear"]
+
+
+def test_conv_dag_keeps_its_function_and_large_convolutions():
+    net = conv_dag(np.random.default_rng(3))
+    same_function(net, simplify(net))
+    rng = np.random.default_rng(4)
+    big = Network.sequential((3, 16, 16), [ops.Conv2d(rng.normal(size=(8, 3, 3, 3)), np.zeros(8)), ops.Relu(),
+                                           ops.ElementwiseAffine(2.0, 1.0), ops.Reshape((8 * 14 * 14,))])
+    out = simplify(big)
+    same_function(big, out)
+    assert any(isinstance(n.op, ops.Conv2d) for n in out.nodes)
+
+
+def test_shared_values_are_not_fused_away():
+    rng = np.random.default_rng(5)
+    lin = lambda o, i: ops.Linear(rng.normal(size=(o, i)), rng.normal(size=o))
+    net = Network.build((3,), [("a", lin(4, 3), (INPUT,)), ("b", ops.ElementwiseAffine(2.0, 0.5), ("a",)),
+                               ("r", ops.Relu(), ("a",)), ("s", ops.Add(), ("b", "r"))])
+    out = simplify(net)
+    same_function(net, out)
+    assert {n.name for n in out.nodes} >= {"a", "r", "s"}
