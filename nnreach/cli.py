@@ -2,6 +2,7 @@
 
 Exit codes: 0 when a verdict was produced (whatever it is), 2 for bad input or usage, 1 for an
 internal error. Bad input is reported as one line on stderr. Set ``NNREACH_DEBUG=1`` for tracebacks.
+``nnreach bench`` (see :mod:`nnreach.bench`) exits 1 when any verdict contradicts the expected one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,26 @@ def _positive(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be zero or more, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     from .verify.api import METHODS
 
@@ -49,6 +70,20 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
     i.add_argument("model")
+
+    b = sub.add_parser("bench", help="verify every row of a VNN-COMP instances CSV, each in its own process")
+    b.add_argument("instances", help="CSV of onnx,vnnlib,timeout rows (paths relative to its folder)")
+    b.add_argument("--expected", metavar="CSV", help="CSV with header onnx,vnnlib,expected (sat/unsat/unknown)")
+    b.add_argument("--out", metavar="CSV", help="write one row per instance as it finishes")
+    b.add_argument("--timeout-scale", type=_positive, default=1.0, metavar="F", help="multiply every timeout")
+    b.add_argument("--method", default="auto", choices=sorted(METHODS), help="verification method")
+    b.add_argument("--jobs", type=_count, default=1, metavar="N", help="rows run at once")
+    b.add_argument("--peer-cmd", metavar="TEMPLATE",
+                   help="another verifier, run after nnreach on each row: a shell command with "
+                        "{onnx} {vnnlib} {timeout} {result} (VNN-COMP result file)")
+    b.add_argument("--resume", action="store_true", help="skip the rows already in --out")
+    b.add_argument("--grace", type=_seconds, default=5.0, metavar="S",
+                   help="seconds past the timeout before a row's processes are killed")
     return p
 
 
@@ -120,11 +155,32 @@ def _cmd_verify(args) -> int:
     return EXIT_OK
 
 
+def _cmd_bench(args) -> int:
+    from .bench import Options, executor_for, run_benchmark
+
+    env: tuple[tuple[str, str], ...] = ()
+    if args.jobs > 1:  # parallel rows: one BLAS thread each, unless the caller chose otherwise
+        env = tuple((k, "1") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                    if k not in os.environ)
+    options = Options(method=args.method, timeout_scale=args.timeout_scale, grace=args.grace,
+                      peer_cmd=args.peer_cmd, env=env)
+
+    def _terminate(_signum, _frame):  # end the rows' process groups too (see bench.stop_running)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run_benchmark(args.instances, options=options, expected=args.expected, out=args.out,
+                             resume=args.resume, executor=executor_for(args.jobs))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     try:
         args = _parser().parse_args(argv)
-        return {"verify": _cmd_verify, "info": _cmd_info}[args.command](args)
+        return {"verify": _cmd_verify, "info": _cmd_info, "bench": _cmd_bench}[args.command](args)
     except InputError as e:
         print(f"nnreach: error: {e}", file=sys.stderr)
         return EXIT_INPUT
