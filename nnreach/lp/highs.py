@@ -16,6 +16,9 @@ Example:
 from dataclasses import dataclass
 from enum import StrEnum
 
+import os
+import sys
+
 import highspy
 import numpy as np
 import scipy.sparse as sp
@@ -60,6 +63,35 @@ _STATUS = {
 _EMPTY = "empty set: the linear constraints are infeasible"
 
 
+_banner_shown = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A silenced, single-threaded HiGHS instance.
+
+    highspy prints its banner to the C-level stdout when the first instance of a process is
+    constructed, before any option can be set; stdout (file descriptor 1) is pointed at /dev/null
+    for that one construction, so the CLI's output stays clean.
+    """
+    global _banner_shown
+    if _banner_shown:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_shown = True
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("threads", 1)
+    return h
+
+
 def _csr(A, n: int, name: str) -> sp.csr_array:
     """``A`` (dense or scipy.sparse, shape (k, n)) as a float CSR array."""
     M = sp.csr_array(A, dtype=np.float64)
@@ -100,9 +132,7 @@ class LinearProgram:
         n = shape[1]
         self._n = n
         self._cols = np.arange(n, dtype=np.int32)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("threads", 1)
+        h = _new_highs()
         h.addVars(n, _vector(lb, n, "lb", -np.inf), _vector(ub, n, "ub", np.inf))
         self._highs = h
         self._rows_added = True

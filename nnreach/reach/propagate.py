@@ -1,8 +1,22 @@
-"""Propagate a set through a network, node by node, with the registered reach rules."""
+"""Propagate a set through a network, node by node, with the registered reach rules.
+
+Most methods map one set to one set per node. Splitting methods (``"exact-star"``) have rules that
+return an iterator of sets whose union is the exact image; :func:`iter_reach` walks the resulting tree
+depth-first and yields the output sets one at a time, so a caller can stop early, and a ``visit``
+callback can prune or replace a partial set before each node.
+
+Sets in different branches of a DAG share the leading variables they got from common ancestors, and
+every rule sees its inputs *aligned* to the most recent set (the "joint" set): zonotopes padded with
+zero generators, stars padded with zero basis columns and given the joint predicate (rules only ever
+append predicate variables and constraints, so the joint predicate extends every earlier one). For
+splitting methods this is also what makes the sets exact: a split constrains the shared predicate, so
+it restricts every value computed so far, as it must.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Iterable, Iterator
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -10,14 +24,25 @@ from ..errors import InputError
 from ..network.graph import INPUT, Network
 from ..network.simplify import simplify
 from ..sets.box import Box
+from ..sets.star import Star
 from ..sets.zonotope import Zonotope
 from .registry import find_rule
 
 INITIAL_SET: dict[str, Callable[[Box], object]] = {
     "interval": lambda box: box,
     "zono": lambda box: Zonotope.from_box(box),
+    "approx-star": Star.from_box,
+    "exact-star": Star.from_box,
 }
 """How each method turns an input box into the set type it propagates."""
+
+SPLITTING = frozenset({"exact-star"})
+"""Methods whose :func:`reach` returns a list of sets (their union is the output set)."""
+
+Visit = Callable[[int, Mapping[str, object], object], object]
+"""``visit(index, values, joint)`` is called before node ``index`` runs, with the values computed so
+far (by node name, unaligned) and the joint set; it returns the joint set to continue with (the same,
+or an equal set in a better form), or None to drop this branch."""
 
 
 def _pad_generators(z: Zonotope, m: int) -> Zonotope:
@@ -27,35 +52,108 @@ def _pad_generators(z: Zonotope, m: int) -> Zonotope:
     return Zonotope(z.center, np.hstack([z.generators, np.zeros((z.center.shape[0], m - k))]))
 
 
-def reach(network: Network, input_set, method: str = "zono"):
+def align(x, joint):
+    """``x`` over the variables of ``joint`` (see the module docstring); boxes pass unchanged.
+
+    Stars get the joint predicate, which extends their own: ``x`` must come from the same walk.
+    """
+    if x is joint:
+        return x
+    if isinstance(x, Zonotope):
+        return _pad_generators(x, joint.generators.shape[1])
+    if isinstance(x, Star):
+        n, m = x.basis.shape
+        mj = joint.num_pred
+        basis = x.basis if m == mj else np.hstack([x.basis, np.zeros((n, mj - m))])
+        return Star(x.center, basis, joint.C, joint.d, joint.pred_lb, joint.pred_ub, x.shape)
+    return x
+
+
+def _last_uses(network: Network) -> dict[str, int]:
+    last = {}
+    for k, node in enumerate(network.nodes):
+        for name in node.inputs:
+            last[name] = k
+    return last
+
+
+def iter_reach_from(network: Network, start: int, values: Mapping[str, object], joint, method: str, *,
+                    visit: Visit | None = None, options=None) -> Iterator:
+    """Continue a walk at node index ``start``.
+
+    Args:
+        network: the network (used as given: simplify it first if wanted).
+        start: index into ``network.nodes`` of the next node to run.
+        values: the sets of ``INPUT`` and of the nodes before ``start`` that later nodes use, by name.
+        joint: the most recent set (every value is aligned to it before use).
+        method: the reach method whose rules are used.
+        visit: see :data:`Visit`.
+        options: passed as ``options=`` to every rule when not None (the star rules accept it), after
+            ``options.for_node(index)`` where it has that method.
+    Yields:
+        Output sets, depth-first; a non-splitting method yields exactly one.
+    """
+    nodes, output = network.nodes, network.output
+    last = _last_uses(network)
+
+    def children(pos: int, vals: dict, name: str, outs: Iterable) -> Iterator:
+        keep = {k: v for k, v in vals.items() if last.get(k, -1) > pos or k == output}
+        for out in outs:
+            yield pos + 1, {**keep, name: out}, out
+
+    stack: list[Iterator] = [iter([(start, dict(values), joint)])]
+    while stack:
+        state = next(stack[-1], None)
+        if state is None:
+            stack.pop()
+            continue
+        pos, vals, joint = state
+        if pos == len(nodes):
+            yield align(vals[output], joint)
+            continue
+        if visit is not None:
+            new = visit(pos, vals, joint)
+            if new is None:
+                continue
+            if new is not joint:
+                vals = {k: (new if v is joint else v) for k, v in vals.items()}
+                joint = new
+        node = nodes[pos]
+        xs = tuple(align(vals[i], joint) for i in node.inputs)
+        shapes = tuple(network.shape_of(i) for i in node.inputs)
+        kwargs = {} if options is None else {"options": options.for_node(pos) if hasattr(options, "for_node")
+                                             else options}
+        out = find_rule(node.op, type(xs[0]), method)(node.op, xs, shapes, **kwargs)
+        outs = out if isinstance(out, (Iterator, list)) else (out,)
+        stack.append(children(pos, vals, node.name, outs))
+
+
+def iter_reach(network: Network, input_set, method: str, *, visit: Visit | None = None,
+               options=None) -> Iterator:
+    """Output sets of ``network`` (used as given, not simplified) for ``input_set`` (a Box, converted
+    to the method's set type, or a set of that type), depth-first; see :func:`iter_reach_from`."""
+    x = INITIAL_SET[method](input_set) if isinstance(input_set, Box) else input_set
+    return iter_reach_from(network, 0, {INPUT: x}, x, method, visit=visit, options=options)
+
+
+def reach(network: Network, input_set, method: str = "zono", *, options=None):
     """A set containing the network's (flattened) outputs for every input in ``input_set``.
 
     Args:
-        network: the network.
+        network: the network (simplified first, see :func:`nnreach.network.simplify.simplify`).
         input_set: a :class:`Box` (converted to the method's set type) or a set of that type, of
             dimension ``network.input_size``.
-        method: ``"interval"`` (boxes) or ``"zono"`` (zonotopes, DeepZ relaxations).
+        method: ``"interval"`` (boxes), ``"zono"`` (zonotopes, DeepZ relaxations), ``"approx-star"``
+            (stars, triangle relaxations) or ``"exact-star"`` (stars, split at every activation).
+        options: method options passed to the rules (``StarOptions`` for the star methods).
     Returns:
-        The output set, of dimension ``network.output_size``.
+        The output set, of dimension ``network.output_size``; for ``"exact-star"`` a list of stars
+        whose union is exactly the set of outputs.
     """
     if method not in INITIAL_SET:
         raise InputError(f"unknown reach method {method!r}; choose one of {', '.join(INITIAL_SET)}")
     if input_set.dim != network.input_size:
         raise InputError(f"input set has dimension {input_set.dim} but the network has "
                          f"{network.input_size} inputs")
-    network = simplify(network)
-    x = INITIAL_SET[method](input_set) if isinstance(input_set, Box) else input_set
-    values = {INPUT: x}
-    # Zonotopes in different branches of a DAG must not reuse generator columns for different fresh
-    # symbols: every rule sees its input padded to all columns created so far.
-    columns = x.generators.shape[1] if isinstance(x, Zonotope) else 0
-    for node in network.nodes:
-        xs = tuple(values[i] for i in node.inputs)
-        if isinstance(x, Zonotope):
-            xs = tuple(_pad_generators(z, columns) for z in xs)
-        shapes = tuple(network.shape_of(i) for i in node.inputs)
-        out = find_rule(node.op, type(xs[0]), method)(node.op, xs, shapes)
-        if isinstance(out, Zonotope):
-            columns = out.generators.shape[1]
-        values[node.name] = out
-    return values[network.output]
+    outs = iter_reach(simplify(network), input_set, method, options=options)
+    return list(outs) if method in SPLITTING else next(outs)
