@@ -98,6 +98,17 @@ class Network:
             prev = f"layer{k}"
         return cls.build(input_shape, layers)
 
+    def suffix(self, start: int) -> "Network":
+        """The sequential network of nodes ``start`` onwards, whose input is the value that node
+        ``start`` reads (ValueError unless the network is sequential)."""
+        if not self.is_sequential:
+            raise ValueError("only a sequential network has a suffix network")
+        if not 0 <= start < len(self.nodes):
+            raise ValueError(f"suffix start {start} is not a node index (0..{len(self.nodes) - 1})")
+        first = self.nodes[start]
+        head = Node(first.name, first.op, (INPUT,), first.shape)
+        return Network(self.shape_of(first.inputs[0]), (head, *self.nodes[start + 1:]), self.output)
+
     # -- shapes ------------------------------------------------------------------------------------
 
     def shape_of(self, name: str) -> tuple[int, ...]:

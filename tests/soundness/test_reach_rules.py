@@ -20,6 +20,7 @@ from nnreach.reach import registry, reach
 from nnreach.reach.propagate import INITIAL_SET, SPLITTING
 from nnreach.sets import Box
 
+from . import networks
 from .examples import examples_for
 
 SEED = 20261121
@@ -92,16 +93,6 @@ def test_rule_is_sound(key):
             _check_inside(net, Box(c - r, c + r), method, rng)
 
 
-def _random_network(rng, activation: ops.Op, depth: int, width: int, n_in: int) -> Network:
-    layers, size = [], n_in
-    for _ in range(depth):
-        layers += [ops.Linear(rng.normal(size=(width, size)) / np.sqrt(size), rng.normal(size=width) * 0.1),
-                   activation]
-        size = width
-    layers.append(ops.Linear(rng.normal(size=(3, size)), rng.normal(size=3)))
-    return Network.sequential((n_in,), layers)
-
-
 @pytest.mark.parametrize("method", sorted(INITIAL_SET))
 @pytest.mark.parametrize("activation", [ops.Relu(), ops.LeakyRelu(0.2), ops.Sigmoid(), ops.Tanh(), ops.Clip(-1, 1)],
                          ids=lambda a: type(a).__name__)
@@ -112,7 +103,7 @@ def test_random_networks_are_sound(method, activation):
         pytest.skip(f"{method} has no rule for {type(activation).__name__} yet")
     rng = np.random.default_rng(SEED)
     for trial in range(5):
-        net = _random_network(rng, activation, depth=3, width=8, n_in=4)
+        net = networks.dense(rng, activation, depth=3, width=8, n_in=4)
         c = rng.normal(size=4)
         r = rng.uniform(0.05, 1.0, size=4)
         _check_inside(net, Box(c - r, c + r), method, rng)
@@ -121,12 +112,7 @@ def test_random_networks_are_sound(method, activation):
 def test_residual_dag_is_sound():
     """Generators created in two branches must not be mixed up when the branches are added."""
     rng = np.random.default_rng(SEED)
-    w = lambda o, i: ops.Linear(rng.normal(size=(o, i)), rng.normal(size=o))
-    net = Network.build((3,), [
-        ("a", w(4, 3), (INPUT,)), ("ra", ops.Relu(), ("a",)),
-        ("b", w(4, 3), (INPUT,)), ("rb", ops.Relu(), ("b",)), ("rb2", w(4, 4), ("rb",)), ("rb3", ops.Relu(), ("rb2",)),
-        ("sum", ops.Add(), ("ra", "rb3")), ("cat", ops.Concat(0, 2), ("sum", "ra")), ("out", w(2, 8), ("cat",)),
-    ])
+    net = networks.residual(rng, ops.Relu())
     for method in INITIAL_SET:
         for _ in range(5):
             c = rng.normal(size=3)

@@ -1,0 +1,241 @@
+"""Symbolic linear bounds by back-substitution (DeepPoly / CROWN), batched over many input domains.
+
+For a batch of ``B`` input domains and objective rows ``C`` over some node's value ``z``,
+:func:`backward` returns linear functions of the domain's variables with ``C z >= A a + c`` on each
+domain, by back-substitution: coefficients travel from the node back to the input; an affine op
+passes them through its transposed linear part (its vector-Jacobian product), an activation through
+the lower or upper line of its relaxation (:mod:`.relaxations`) according to the coefficient's sign.
+
+A domain is a box of variables ``a`` in ``[lo, hi]``, mapped to the network input by an optional
+affine map ``x = center + basis a`` (:class:`InputDomain`): plain input boxes have no map; the regions
+of a star-set search have one per domain (the star's center and basis) and start the network at an
+inner node (:meth:`nnreach.network.Network.suffix`).
+
+Relaxations need bounds on every activation's input. :func:`intermediate_bounds` computes them in
+topological order by back-substitution from each activation input, intersected with interval bounds
+and with ``prior`` bounds known to hold on the domains (a parent domain's bounds in branch-and-bound,
+or the linear piece a split fixed a neuron to). Only the neurons whose relaxation is not yet exact
+are recomputed.
+
+Shapes: ``B`` domains, ``m`` domain variables, bounds of a node are (B, n_node) over its flattened
+value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..network.graph import INPUT, Network
+from ..network.ops import Activation, Linear
+from ..reach.relax import breakpoints
+from .relaxations import Relaxation, relax
+
+Bounds = dict[str, tuple[np.ndarray, np.ndarray]]
+"""Per activation-input node name: lower and upper bounds (B, n) of its flattened value."""
+
+
+@dataclass(frozen=True, slots=True)
+class InputDomain:
+    """``B`` domains of the network input: ``x = center_b + basis_b a`` for ``a`` in ``[lo_b, hi_b]``,
+    or ``x = a`` when there is no map.
+
+    Attributes:
+        lo, hi: (B, m) variable bounds, ``lo <= hi``.
+        center: (B, n_in) or None.
+        basis: (B, n_in, m) or None (both or neither).
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    center: np.ndarray | None = None
+    basis: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.lo.ndim != 2 or self.lo.shape != self.hi.shape:
+            raise ValueError(f"domain bounds must be (B, m) arrays of one shape, got {self.lo.shape}, {self.hi.shape}")
+        if (self.center is None) != (self.basis is None):
+            raise ValueError("a domain map needs both center and basis")
+        if self.basis is not None and (self.basis.shape[0] != self.lo.shape[0] or self.basis.shape[2] != self.lo.shape[1]
+                                       or self.center.shape != self.basis.shape[:2]):
+            raise ValueError(f"domain map shapes {self.center.shape}, {self.basis.shape} do not fit bounds {self.lo.shape}")
+
+    @property
+    def size(self) -> int:
+        """Number B of domains."""
+        return self.lo.shape[0]
+
+    def input_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Interval bounds (B, n_in) of the network input over each domain."""
+        if self.basis is None:
+            return self.lo, self.hi
+        mid, rad = (self.lo + self.hi) / 2, (self.hi - self.lo) / 2
+        c = self.center + np.matmul(self.basis, mid[:, :, None])[..., 0]
+        r = np.matmul(np.abs(self.basis), rad[:, :, None])[..., 0]
+        return c - r, c + r
+
+    def pull_back(self, A: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A linear function ``A x + c`` of the input, (B, k, n_in), (B, k), as ``A' a + c'`` of the
+        domain variables: (B, k, m), (B, k)."""
+        if self.basis is None:
+            return A, c
+        return np.matmul(A, self.basis), c + np.matmul(A, self.center[:, :, None])[..., 0]
+
+    def minimum(self, A: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Minimum over each domain's box of ``A a + c``: (B, k, m), (B, k) -> (B, k)."""
+        mid, rad = (self.lo + self.hi) / 2, (self.hi - self.lo) / 2
+        return c + np.matmul(A, mid[:, :, None])[..., 0] - np.matmul(np.abs(A), rad[:, :, None])[..., 0]
+
+
+@dataclass(frozen=True, slots=True)
+class LinearBound:
+    """``C z >= A a + c`` on every domain; ``lower`` is its minimum over the domain's box.
+
+    Attributes:
+        A: (B, k, m) over the domain variables. c: (B, k). lower: (B, k).
+        recorded: for each node asked for, the coefficients (B, k, n_node) that reached its
+            (flattened) value during back-substitution.
+    """
+
+    A: np.ndarray
+    c: np.ndarray
+    lower: np.ndarray
+    recorded: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Relaxations:
+    """Relaxations of the activation nodes for one set of bounds, computed once and reused by every
+    back-substitution (keyed by activation node name)."""
+
+    __slots__ = ("bounds", "lower", "_cache")
+
+    def __init__(self, bounds: Bounds, lower: str):
+        self.bounds, self.lower, self._cache = bounds, lower, {}
+
+    def of(self, node) -> Relaxation:
+        r = self._cache.get(node.name)
+        if r is None:
+            l, u = self.bounds[node.inputs[0]]
+            r = self._cache[node.name] = relax(node.op, l, u, self.lower)
+        return r
+
+
+def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bounds: Bounds, *,
+             lower: str = "adaptive", relaxations: Relaxations | None = None,
+             record: tuple[str, ...] = ()) -> LinearBound:
+    """Lower linear bounds of ``C z`` where ``z`` is the flattened value of node ``start``.
+
+    Args:
+        C: (k, n_start) or (B, k, n_start) objective rows.
+        bounds: bounds of every activation input between the input and ``start``.
+        lower: the lower-line rule of ReLU-shaped relaxations (see :mod:`.relaxations`).
+        relaxations: a cache built on ``bounds`` to share between calls.
+        record: nodes whose incoming coefficients to return in ``LinearBound.recorded``.
+    """
+    rel = relaxations if relaxations is not None else Relaxations(bounds, lower)
+    B = domain.size
+    C = np.broadcast_to(C, (B, *C.shape[-2:])) if C.ndim == 2 else C
+    k = C.shape[1]
+    coef: dict[str, np.ndarray] = {start: C}
+    const = np.zeros((B, k))
+    recorded = {}
+    for node in reversed(net.nodes):  # coefficients only reach the ancestors of ``start``
+        L = coef.pop(node.name, None)
+        if L is None:
+            continue
+        if node.name in record:
+            recorded[node.name] = L
+        op = node.op
+        if isinstance(op, Activation):
+            r = rel.of(node)
+            pos = np.maximum(L, 0)
+            new = L * r.hi_slope[:, None]
+            new += pos * (r.lo_slope - r.hi_slope)[:, None]
+            const += np.matmul(L, r.hi_bias[:, :, None])[..., 0]
+            const += np.matmul(pos, (r.lo_bias - r.hi_bias)[:, :, None])[..., 0]
+            _accumulate(coef, node.inputs[0], new)
+        elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
+            flat = L.reshape(B * k, -1)
+            const += (flat @ op.bias).reshape(B, k)
+            _accumulate(coef, node.inputs[0], (flat @ op.weight).reshape(B, k, -1))
+        elif op.is_affine:
+            in_shapes = [net.shape_of(i) for i in node.inputs]
+            f0 = op.forward(*(np.zeros((1, *s)) for s in in_shapes)).reshape(-1)
+            const += L @ f0
+            dummies = tuple(np.broadcast_to(np.zeros(()), (B * k, *s)) for s in in_shapes)
+            grads = op.backward(dummies, L.reshape(B * k, *node.shape))
+            for name, g, s in zip(node.inputs, grads, in_shapes):
+                _accumulate(coef, name, g.reshape(B, k, prod(s)))
+        else:
+            raise UnsupportedError(f"symbolic linear bounds do not support {type(op).__name__} (node {node.name!r})")
+    A_in = coef.get(INPUT, np.zeros((B, k, prod(net.input_shape))))
+    A, c = domain.pull_back(A_in, const)
+    return LinearBound(A, c, domain.minimum(A, c), recorded)
+
+
+def _accumulate(coef: dict, name: str, value: np.ndarray) -> None:
+    coef[name] = coef[name] + value if name in coef else value
+
+
+def _interval_through(op, l, u, in_shape):
+    """Interval image of one single-input node (used to intersect symbolic bounds), or None."""
+    if isinstance(op, Activation):
+        return op.forward(l), op.forward(u)
+    if isinstance(op, Linear) and len(in_shape) == 1:
+        mid, rad = (l + u) / 2, (u - l) / 2
+        c, r = op.forward(mid), rad @ np.abs(op.weight).T
+        return c - r, c + r
+    return None
+
+
+def _inexact(op: Activation, l: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Columns (neurons) whose relaxation on [l, u] is not exact in some domain of the batch."""
+    bps = breakpoints(op)
+    if bps is None:
+        return np.any(u > l, axis=0)
+    cross = np.zeros(l.shape, dtype=bool)
+    for b in bps:
+        cross |= (l < b) & (u > b)
+    return np.any(cross, axis=0)
+
+
+def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
+                        prior: Bounds | None = None) -> Bounds:
+    """Bounds (B, n) of the input of every activation node, by name of that input node.
+
+    Args:
+        lower: the lower-line rule of ReLU-shaped relaxations.
+        prior: bounds known to hold on these domains already (entries may be infinite); results are
+            intersected with them, and only neurons whose relaxation they leave inexact are
+            recomputed.
+    """
+    prior = prior or {}
+    bounds: Bounds = {}
+    rel = Relaxations(bounds, lower)
+    box: dict[str, tuple] = {INPUT: domain.input_bounds()}  # interval bounds of node values, where cheap
+    B = domain.size
+    for node in net.nodes:
+        src = node.inputs[0]
+        if isinstance(node.op, Activation) and src not in bounds:
+            n = prod(net.shape_of(src))
+            l, u = np.full((B, n), -np.inf), np.full((B, n), np.inf)
+            for known in (box.get(src), prior.get(src)):
+                if known is not None:
+                    l, u = np.maximum(l, known[0]), np.minimum(u, known[1])
+            idx = np.flatnonzero(_inexact(node.op, l, u) | ~np.all(np.isfinite(l) & np.isfinite(u), axis=0))
+            if idx.size and src != INPUT:  # the input's interval bounds are exact already
+                eye = np.eye(n)[idx]
+                lb = backward(net, domain, src, np.concatenate([eye, -eye]), bounds, relaxations=rel).lower
+                l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
+                u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
+            bounds[src] = (l, np.maximum(u, l))
+        if len(node.inputs) == 1:
+            prev = bounds.get(src) if isinstance(node.op, Activation) else box.get(src)
+            if prev is not None:
+                out = _interval_through(node.op, *prev, net.shape_of(src))
+                if out is not None:
+                    box[node.name] = out
+    return bounds

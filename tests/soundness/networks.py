@@ -1,0 +1,43 @@
+"""Random networks of every kind the analyses handle, shared by the soundness tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnreach.network import INPUT, Network, ops
+
+
+def dense(rng, activation: ops.Op, depth: int, width: int, n_in: int, n_out: int = 3) -> Network:
+    """A chain of ``depth`` dense layers with ``activation``, then a dense output layer."""
+    layers, size = [], n_in
+    for _ in range(depth):
+        layers += [ops.Linear(rng.normal(size=(width, size)) / np.sqrt(size), rng.normal(size=width) * 0.1),
+                   activation]
+        size = width
+    layers.append(ops.Linear(rng.normal(size=(n_out, size)), rng.normal(size=n_out)))
+    return Network.sequential((n_in,), layers)
+
+
+def convolutional(rng, activation: ops.Op) -> Network:
+    """(1, 6, 6) input -> conv 3x3 (2 channels) -> activation -> average pool -> flatten -> dense."""
+    return Network.sequential((1, 6, 6), [
+        ops.Conv2d(rng.normal(size=(2, 1, 3, 3)) / 3, rng.normal(size=2) * 0.1, padding=(1, 1, 1, 1)),
+        activation,
+        ops.AvgPool2d((2, 2), (2, 2)),
+        ops.Reshape((18,)),
+        ops.Linear(rng.normal(size=(3, 18)) / 4, rng.normal(size=3)),
+    ])
+
+
+def residual(rng, activation: ops.Op) -> Network:
+    """Two branches from the input, added and concatenated (a DAG)."""
+    w = lambda o, i: ops.Linear(rng.normal(size=(o, i)), rng.normal(size=o))
+    return Network.build((3,), [
+        ("a", w(4, 3), (INPUT,)), ("ra", activation, ("a",)),
+        ("b", w(4, 3), (INPUT,)), ("rb", activation, ("b",)), ("rb2", w(4, 4), ("rb",)), ("rb3", activation, ("rb2",)),
+        ("sum", ops.Add(), ("ra", "rb3")), ("cat", ops.Concat(0, 2), ("sum", "ra")), ("out", w(2, 8), ("cat",)),
+    ])
+
+
+ACTIVATIONS = [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(0.0, 1.0), ops.Clip(-1.0, 1.0), ops.Sigmoid(), ops.Tanh()]
+PIECEWISE = [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(-1.0, 1.0)]
