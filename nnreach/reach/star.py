@@ -375,6 +375,7 @@ class _Branch:
     wit: np.ndarray
     lp: LinearProgram | None = None
     guide: np.ndarray | None = None
+    priority: np.ndarray | None = None
 
     def child(self, unit: int, value: int, A: np.ndarray, rhs: np.ndarray, tol: float) -> _Branch:
         """A copy restricted by ``A a <= rhs``; witnesses it cuts off are dropped (NaN)."""

@@ -6,24 +6,53 @@ import time
 from dataclasses import replace
 from typing import Callable
 
-from ..errors import InputError
+from ..errors import InputError, UnsupportedError
+from ..network.graph import Network
 from ..network.simplify import simplify
 from . import bounds
+from .approx_star import approx_star
+from .bab import bab
 from .deadline import Deadline, Timeout
+from .exact_star import exact_star
 from .falsify import falsify
 from .problem import Problem
 from .result import Result, Status
 from .settings import Settings
+from .star_search import is_chain
+from .symbolic import deeppoly
 
 Method = Callable[[Problem, Settings, Deadline], Result]
 
+LOW_INPUT_DIM = 16
+"""``auto`` splits the input box (``bab``) only for inputs of at most this many dimensions."""
+
+
+def complete_method(net: Network) -> tuple[str, Method] | None:
+    """The complete method ``auto`` uses for ``net``: ``exact-star`` for chains of dense layers and
+    piecewise-linear activations, ``bab`` for other networks with few inputs, else None."""
+    if is_chain(net):
+        return "exact-star", exact_star
+    if net.input_size <= LOW_INPUT_DIM:
+        return "bab", bab
+    return None
+
 
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
-    """Quick falsification, then interval and zonotope bounds, then the full attack budget."""
+    """Quick falsification, then cheap bounds (interval, zonotope, back-substitution), then a complete
+    method (:func:`complete_method`) or, without one, the full attack budget."""
     stats: dict = {}
-    for name, fn, s in (("falsify", falsify, Settings.quick()), ("interval", bounds.interval, settings),
-                        ("zono", bounds.zono, settings), ("falsify", falsify, settings)):
-        r = fn(problem, s, deadline)
+    ladder: list[tuple[str, Method, Settings]] = [("falsify", falsify, Settings.quick()),
+                                                  ("interval", bounds.interval, settings),
+                                                  ("zono", bounds.zono, settings),
+                                                  ("deeppoly", deeppoly, settings)]
+    complete = complete_method(problem.network)
+    ladder.append((*complete, settings) if complete else ("falsify", falsify, settings))
+    for name, fn, s in ladder:
+        try:
+            r = fn(problem, s, deadline)
+        except UnsupportedError as e:  # a rung that does not apply to this network: noted, not fatal
+            stats[f"{name}.skipped"] = str(e)
+            continue
         stats.update({f"{name}.{k}": v for k, v in r.stats.items()})
         if r.status is not Status.UNKNOWN:
             return Result(r.status, f"auto/{r.method}", counterexample=r.counterexample, stats=stats)
@@ -35,6 +64,10 @@ METHODS: dict[str, Method] = {
     "falsify": falsify,
     "interval": bounds.interval,
     "zono": bounds.zono,
+    "deeppoly": deeppoly,
+    "approx-star": approx_star,
+    "exact-star": exact_star,
+    "bab": bab,
 }
 """Every method by its ``--method`` name."""
 

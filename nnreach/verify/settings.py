@@ -16,6 +16,11 @@ class Settings:
         pgd_steps: steps of the gradient attack per start.
         proof_margin: a bound only proves ``a.y > b`` when it exceeds ``b`` by this much (absorbs
             floating-point error of the bound computation).
+        batch: how many sub-problems branch-and-bound bounds in one vectorised pass.
+        star_box_lp: exact-star tightens the box of every new region by LP (two per side that the new
+            constraint cuts off), which sharpens the bounds of its descendants.
+        min_split_width: branch-and-bound gives up on a box (UNKNOWN) once all its sides are below this
+            fraction of the original box's sides.
     """
 
     seed: int = 0
@@ -23,11 +28,16 @@ class Settings:
     pgd_restarts: int = 16
     pgd_steps: int = 60
     proof_margin: float = 1e-9
+    batch: int = 1024
+    star_box_lp: bool = True
+    min_split_width: float = 1e-9
 
     def __post_init__(self):
         for name in ("samples", "pgd_restarts", "pgd_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Settings.{name} must be >= 0")
+        if self.batch < 1:
+            raise ValueError("Settings.batch must be >= 1")
 
     @classmethod
     def quick(cls) -> "Settings":

@@ -1,0 +1,452 @@
+"""Batched search over the linear regions of a chain network, with star sets and symbolic bounds.
+
+This is the engine of ``exact-star`` for *chain* networks: sequential networks of dense ``Linear``
+layers, reshapes and piecewise-linear activations (ReLU, leaky ReLU, Clip), which is what
+:func:`nnreach.network.simplify.simplify` makes of fully connected models.
+
+A *region* is a star over the input: predicate variables ``a`` in a box ``[lo, hi]`` with constraints
+``C a <= d``, the network input being ``x = c0 + V0 a``. It stands at one activation node and knows
+the value reaching that node exactly, ``z = center + basis a``: every earlier neuron has a fixed
+linear piece on the region (the constraints say which), and some neurons of the current node may be
+fixed too. Regions are processed in batches of those standing at the same node:
+
+1. Neurons whose interval range over the box lies in one piece are fixed. A region whose neurons
+   are all fixed moves on to the next activation node through the affine layers between (exactly);
+   past the last node its output is linear in ``a``, and one LP per unsafe polytope decides it.
+2. The others are bounded: back-substitution (CROWN/DeepPoly, :mod:`nnreach.bounds.linear`) from
+   the output to ``z``, with the open neurons relaxed and the fixed ones exact, gives linear lower
+   bounds ``g_r(a)`` of every unsafe row ``(A y - b)_r``. A polytope is excluded when some row is
+   positive over the box, else when the LP ``min_a max_r g_r(a)`` over the region is positive.
+   A region with every polytope excluded is dropped.
+3. The minimiser of that LP is executed (an attack on every region, so counterexamples are found
+   early) and the region is split on its open neuron with the largest share of the bound's
+   looseness (``|coefficient| x`` the gap of its relaxation), one child per linear piece, each
+   with one more constraint. The box of a child is contracted by the new constraint (interval
+   reasoning) and, when ``Settings.star_box_lp`` allows, by LP (a feasible point per box side is
+   kept, so only sides it cuts off are recomputed). The child holding the LP minimiser is explored
+   first.
+
+Leaves are linear regions; a polytope that meets a leaf yields the leaf's deepest point in it as a
+counterexample candidate, which must be confirmed by execution (:mod:`.check`); an unconfirmed meeting
+(at round-off level) makes the answer UNKNOWN instead of VIOLATED.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bounds.linear import InputDomain, backward, intermediate_bounds
+from ..bounds.relaxations import relax
+from ..lp import LinearProgram, LPStatus
+from ..network.graph import INPUT, Network
+from ..network.ops import Activation, Linear, Reshape
+from ..reach.relax import breakpoints
+from ..reach.star import piece_hi, piece_lo, piece_range, pieces
+from ..sets.star import Star
+from .check import confirm
+from .deadline import Deadline
+from .problem import Problem
+from .result import Counterexample, Status
+from .settings import Settings
+
+TOL = 1e-9
+"""A range within ``TOL (1 + |v|)`` of a breakpoint counts as on one side of it (LP round-off)."""
+
+
+def is_chain(net: Network) -> bool:
+    """Whether the search handles ``net``: sequential, of 1-D ``Linear`` layers, reshapes and
+    piecewise-linear activations."""
+    if not net.is_sequential:
+        return False
+    for node in net.nodes:
+        op = node.op
+        if isinstance(op, Activation):
+            if breakpoints(op) is None:
+                return False
+        elif not (isinstance(op, Reshape) or (isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1)):
+            return False
+    return True
+
+
+@dataclass(slots=True)
+class Region:
+    """One region of the search (see the module docstring); arrays are not shared between regions
+    unless read-only by convention (``prior`` entries, ``center``/``basis`` until the region moves).
+
+    Attributes:
+        pos: index of the activation node it stands at, or ``len(nodes)`` past the last one.
+        center, basis: (n,), (n, m): the value reaching node ``pos`` (the output at the end).
+        choice: (n,) the fixed piece of each neuron of node ``pos``, -1 while open.
+        C, d: (k, m), (k,) the region's constraints.
+        lo, hi: (m,) a box containing the region.
+        alive: (P,) the unsafe polytopes not excluded yet.
+        prior: bounds (n,) of later activation inputs that hold on the region, by node name.
+        wlo, whi: (m, m) row i is a point of the region with ``a_i = lo_i`` (resp. ``hi_i``), NaN if unknown.
+        guide: a point of the region to explore first (the last LP minimiser), or None.
+    """
+
+    pos: int
+    center: np.ndarray
+    basis: np.ndarray
+    choice: np.ndarray
+    C: np.ndarray
+    d: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    alive: np.ndarray
+    prior: dict
+    wlo: np.ndarray
+    whi: np.ndarray
+    guide: np.ndarray | None = None
+
+
+class _Found(Exception):
+    def __init__(self, counterexample: Counterexample):
+        super().__init__()
+        self.counterexample = counterexample
+
+
+class RegionSearch:
+    """The search for one property of a problem whose (simplified) network is a chain."""
+
+    def __init__(self, problem: Problem, net: Network, index: int, settings: Settings, deadline: Deadline,
+                 stats: dict):
+        self.problem, self.net, self.index = problem, net, index
+        self.settings, self.deadline, self.stats = settings, deadline, stats
+        prop = problem.properties[index]
+        self.prop = prop
+        self.x0 = Star.from_box(prop.input_box)
+        self.polys = prop.unsafe
+        self.rows = np.vstack([p.A for p in self.polys])
+        self.rhs = np.concatenate([p.b for p in self.polys])
+        self.owner = np.concatenate([np.full(p.A.shape[0], k) for k, p in enumerate(self.polys)])
+        self.margin = settings.proof_margin
+        self.suffixes: dict[int, Network] = {}
+        self.unconfirmed = False
+        for key in ("regions", "bounded", "pruned", "leaves", "lps", "splits"):
+            stats.setdefault(key, 0)
+
+    # -- entry --------------------------------------------------------------------------------------
+
+    def run(self) -> Counterexample | Status:
+        """A confirmed counterexample, HOLDS, or UNKNOWN (a leaf met an unsafe polytope at round-off level)."""
+        if any(p.A.shape[0] == 0 for p in self.polys):  # the whole output space is unsafe
+            ce = confirm(self.problem, self.index, self.prop.input_box.center)
+            return ce if ce is not None else Status.UNKNOWN
+        m = self.x0.num_pred
+        root = Region(-1, self.x0.center, self.x0.basis, np.zeros(0, dtype=np.int64), np.zeros((0, m)), np.zeros(0),
+                      self.x0.pred_lb.copy(), self.x0.pred_ub.copy(), np.ones(len(self.polys), dtype=bool), {},
+                      *_box_witnesses(self.x0.pred_lb, self.x0.pred_ub))
+        stack = self._advance([root])
+        try:
+            while stack:
+                self.deadline.check()
+                batch = _pop_batch(stack, self.settings.batch)
+                if batch[0].pos == len(self.net.nodes):
+                    for r in batch:
+                        self._leaf(r)
+                    continue
+                stack.extend(self._step(batch))
+        except _Found as found:
+            return found.counterexample
+        return Status.UNKNOWN if self.unconfirmed else Status.HOLDS
+
+    # -- moving through affine layers --------------------------------------------------------------
+
+    def _advance(self, regions: list[Region]) -> list[Region]:
+        """Regions whose node ``pos`` is fully fixed (or that start, ``pos == -1``), moved to the
+        next activation node or past the last; batched per ``pos``."""
+        nodes = self.net.nodes
+        by_pos: dict[int, list[Region]] = {}
+        for r in regions:
+            by_pos.setdefault(r.pos, []).append(r)
+        out = []
+        for pos, group in by_pos.items():
+            center = np.stack([r.center for r in group])
+            basis = np.stack([r.basis for r in group])
+            if pos >= 0:
+                _, s, t = pieces(nodes[pos].op)
+                choice = np.stack([r.choice for r in group])
+                center = s[choice] * center + t[choice]
+                basis = s[choice][:, :, None] * basis
+            k = pos + 1
+            while k < len(nodes) and not isinstance(nodes[k].op, Activation):
+                op = nodes[k].op
+                if isinstance(op, Linear):
+                    center = center @ op.weight.T + op.bias
+                    basis = np.matmul(op.weight, basis)
+                k += 1
+            n = center.shape[1]
+            for j, r in enumerate(group):
+                r.pos, r.center, r.basis = k, center[j], basis[j]
+                r.choice = np.full(n, -1, dtype=np.int64)
+                r.prior = {name: v for name, v in r.prior.items() if self._after(name, k)}
+            out.extend(group)
+        self.stats["regions"] += len(regions)
+        return out
+
+    def _after(self, name: str, pos: int) -> bool:
+        """Whether node ``name`` is read by an activation after node ``pos``."""
+        return any(n.inputs[0] == name for n in self.net.nodes[pos + 1:] if isinstance(n.op, Activation))
+
+    def _suffix(self, pos: int) -> Network:
+        net = self.suffixes.get(pos)
+        if net is None:
+            net = self.suffixes[pos] = self.net.suffix(pos)
+        return net
+
+    # -- one batch at an activation node -------------------------------------------------------------
+
+    def _step(self, batch: list[Region]) -> list[Region]:
+        """Fix, move on, bound, attack and split a batch of regions at one activation node."""
+        pos = batch[0].pos
+        op = self.net.nodes[pos].op
+        b = pieces(op)[0]
+        ext = np.concatenate([[-np.inf], b, [np.inf]])
+        dom = _domain(batch)
+        l, u = dom.input_bounds()
+        choice = np.stack([r.choice for r in batch])
+        fixed = choice >= 0
+        l = np.where(fixed, np.maximum(l, ext[np.maximum(choice, 0)]), l)
+        u = np.where(fixed, np.minimum(u, ext[np.maximum(choice, 0) + 1]), u)
+        jl, jh = piece_range(b, l, u, TOL)
+        choice = np.where(fixed, choice, np.where(jl == jh, jl, -1))
+        for r, c in zip(batch, choice):
+            r.choice = c
+        done = ~np.any(choice < 0, axis=1)
+        out = self._advance([r for r, f in zip(batch, done) if f])
+        keep = np.flatnonzero(~done)
+        if not keep.size:
+            return out
+        batch = [batch[i] for i in keep]
+        choice, l, u = choice[keep], l[keep], u[keep]
+        dom = InputDomain(dom.lo[keep], dom.hi[keep], dom.center[keep], dom.basis[keep])
+
+        suffix = self._suffix(pos)
+        prior = {INPUT: (l, u)}
+        for name in {n.inputs[0] for n in suffix.nodes[1:] if isinstance(n.op, Activation)}:
+            lo = np.stack([r.prior[name][0] if name in r.prior else np.full(suffix.shape_of(name)[0], -np.inf)
+                           for r in batch])
+            hi = np.stack([r.prior[name][1] if name in r.prior else np.full(suffix.shape_of(name)[0], np.inf)
+                           for r in batch])
+            prior[name] = (lo, hi)
+        bounds = intermediate_bounds(suffix, dom, prior=prior)
+        head = suffix.nodes[0].name
+        lb = backward(suffix, dom, suffix.output, self.rows, bounds, record=(head,))
+        self.stats["bounded"] += len(batch)
+        margin = lb.lower - self.rhs                                           # (B, R)
+        children = []
+        for j, r in enumerate(batch):
+            for name, (bl, bu) in bounds.items():
+                if name != INPUT:
+                    r.prior[name] = (bl[j], bu[j])
+            row = self._exclude(r, lb.A[j], lb.c[j], margin[j])
+            if row is None:
+                self.stats["pruned"] += 1
+                continue
+            children.extend(self._split(r, op, b, choice[j], l[j], u[j], lb.recorded[head][j, row]))
+        return out + children
+
+    def _exclude(self, r: Region, A: np.ndarray, c: np.ndarray, margin: np.ndarray) -> int | None:
+        """Exclude what polytopes the bounds (A a + c >= A y, margins over the box) exclude on region
+        ``r``; attack at the LP minimiser of a remaining one. Returns None when every polytope is
+        excluded, else the unsafe row to guide splitting (the best row of a remaining polytope)."""
+        for k in np.flatnonzero(r.alive):
+            rows = np.flatnonzero(self.owner == k)
+            if np.any(margin[rows] > self.margin):
+                r.alive[k] = False
+                continue
+            t, a = self._epigraph(r, A[rows], c[rows] - self.rhs[rows])
+            if t > self.margin:
+                r.alive[k] = False
+                continue
+            if a is not None:
+                r.guide = a
+                self._attack(a)
+            return int(rows[np.argmax(margin[rows])])
+        return None
+
+    def _epigraph(self, r: Region, G: np.ndarray, g: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """``min_a max_i (G a + g)_i`` over region ``r`` and a minimiser (None if the region is empty:
+        value +inf)."""
+        m = r.lo.size
+        A = np.block([[G, -np.ones((G.shape[0], 1))], [r.C, np.zeros((r.C.shape[0], 1))]])
+        rhs = np.concatenate([-g, r.d])
+        lp = LinearProgram(A, rhs, np.append(r.lo, -np.inf), np.append(r.hi, np.inf))
+        self.stats["lps"] += 1
+        res = lp.minimize(np.append(np.zeros(m), 1.0))
+        if res.status is LPStatus.INFEASIBLE:
+            return np.inf, None
+        if res.status is not LPStatus.OPTIMAL:
+            return -np.inf, None  # no decision from a troubled LP: keep the polytope
+        return res.value, res.x[:m]
+
+    def _attack(self, a: np.ndarray) -> None:
+        """Execute the input of predicate point ``a``; raise :class:`_Found` if it is confirmed unsafe."""
+        x = self.x0.center + self.x0.basis @ a
+        if self.prop.is_unsafe(self.net.forward(x[None]))[0]:
+            self.stats["confirm_calls"] = self.stats.get("confirm_calls", 0) + 1
+            ce = confirm(self.problem, self.index, x)
+            if ce is not None:
+                raise _Found(ce)
+
+    # -- splitting ---------------------------------------------------------------------------------------
+
+    def _split(self, r: Region, op: Activation, b: np.ndarray, choice: np.ndarray, l: np.ndarray, u: np.ndarray,
+               coef: np.ndarray) -> list[Region]:
+        """Children of ``r``, one per linear piece of its most promising open neuron; the child
+        holding ``r.guide`` last (it is explored first)."""
+        open_ = np.flatnonzero(choice < 0)
+        rel = relax(op, l[open_], u[open_])
+        ds, db = rel.hi_slope - rel.lo_slope, rel.hi_bias - rel.lo_bias
+        gap = np.maximum(ds * l[open_] + db, ds * u[open_] + db)
+        order = open_[np.argsort(-np.abs(coef[open_]) * gap, kind="stable")]
+        W = np.vstack([r.wlo, r.whi] + ([r.guide[None]] if r.guide is not None else []))
+        W = W[~np.isnan(W[:, 0])]
+        lp = None
+        for i in order:
+            jl, jh = (int(v[0]) for v in piece_range(b, l[i:i + 1], u[i:i + 1], TOL))
+            vals = r.center[i] + W @ r.basis[i]
+            if not (W.shape[0] and piece_lo(b, vals.min(), TOL) <= jl and piece_hi(b, vals.max(), TOL) >= jh):
+                # no known points of the region reach both ends of the range: find its exact range
+                lp = lp or LinearProgram(r.C, r.d, r.lo, r.hi)
+                self.stats["lps"] += 2
+                lo_r, hi_r = lp.minimize(r.basis[i]), lp.maximize(r.basis[i])
+                if LPStatus.INFEASIBLE in (lo_r.status, hi_r.status):
+                    return []
+                if lo_r.status is LPStatus.OPTIMAL and hi_r.status is LPStatus.OPTIMAL:
+                    jl = max(jl, min(int(piece_lo(b, lo_r.value + r.center[i], TOL)), jh))
+                    jh = min(jh, max(int(piece_hi(b, hi_r.value + r.center[i], TOL)), jl))
+                    W = np.vstack([W, lo_r.x[None], hi_r.x[None]])
+            if jl == jh:
+                r.choice[i] = jl
+                continue
+            break
+        else:
+            return [r]  # every open neuron has one piece on the region: move on without splitting
+        v, c = r.basis[i], r.center[i]
+        self.stats["splits"] += 1
+        children = []
+        for j in range(jl, jh + 1):
+            A, rhs = [], []
+            if j > jl:
+                A.append(-v)
+                rhs.append(c - b[j - 1])
+            if j < jh:
+                A.append(v)
+                rhs.append(b[j] - c)
+            child = self._child(r, i, j, np.array(A), np.array(rhs))
+            if child is not None:
+                children.append(child)
+        if r.guide is not None and len(children) > 1:
+            k = len(r.C)
+            inside = [np.all(ch.C[k:] @ r.guide <= ch.d[k:] + TOL * (1 + np.abs(ch.d[k:]))) for ch in children]
+            children.append(children.pop(int(np.argmax(inside))))
+        return children
+
+    def _child(self, r: Region, unit: int, piece: int, A: np.ndarray, rhs: np.ndarray) -> Region | None:
+        """``r`` with neuron ``unit`` fixed to ``piece`` by the rows ``A a <= rhs``; None if empty."""
+        lo, hi = _contract(r.lo, r.hi, A, rhs)
+        if np.any(lo > hi + TOL * (1 + np.abs(hi))):
+            return None
+        choice = r.choice.copy()
+        choice[unit] = piece
+        ok = lambda W: np.all(W @ A.T <= rhs + TOL * (1 + np.abs(rhs)), axis=1)
+        wlo = np.where(ok(r.wlo)[:, None], r.wlo, np.nan)
+        whi = np.where(ok(r.whi)[:, None], r.whi, np.nan)
+        child = Region(r.pos, r.center, r.basis, choice, np.vstack([r.C, A]), np.concatenate([r.d, rhs]),
+                       lo, np.maximum(hi, lo), r.alive.copy(), dict(r.prior), wlo, whi)
+        if self.settings.star_box_lp and not self._tighten(child):
+            return None
+        return child
+
+    def _tighten(self, r: Region) -> bool:
+        """LP-tighten the box sides whose witness is unknown; False if the region is empty."""
+        todo = [(W, i) for W in (r.wlo, r.whi) for i in np.flatnonzero(np.isnan(W[:, 0]))]
+        if not todo:
+            return True
+        lp = LinearProgram(r.C, r.d, r.lo, r.hi)
+        m = r.lo.size
+        for W, i in todo:
+            lower = W is r.wlo
+            e = np.zeros(m)
+            e[i] = 1.0
+            self.stats["lps"] += 1
+            res = lp.minimize(e) if lower else lp.maximize(e)
+            if res.status is LPStatus.INFEASIBLE:
+                return False
+            if res.status is not LPStatus.OPTIMAL:
+                continue
+            W[i] = res.x
+            if lower:
+                r.lo[i] = max(r.lo[i], res.value - TOL * (1 + abs(res.value)))
+            else:
+                r.hi[i] = min(r.hi[i], res.value + TOL * (1 + abs(res.value)))
+        r.hi = np.maximum(r.hi, r.lo)
+        return True
+
+    # -- leaves -----------------------------------------------------------------------------------------
+
+    def _leaf(self, r: Region) -> None:
+        """A linear region: the output is ``center + basis a``; decide each remaining polytope by LP."""
+        self.stats["leaves"] += 1
+        for k in np.flatnonzero(r.alive):
+            p = self.polys[k]
+            t, a = self._epigraph(r, p.A @ r.basis, p.A @ r.center - p.b)
+            if a is None or t > self.margin:
+                continue
+            x = self.x0.center + self.x0.basis @ a
+            self.stats["confirm_calls"] = self.stats.get("confirm_calls", 0) + 1
+            ce = confirm(self.problem, self.index, x)
+            if ce is not None:
+                raise _Found(ce)
+            self.unconfirmed = True
+
+
+def _box_witnesses(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points of a plain box attaining each side: the center moved to that side."""
+    mid = (lo + hi) / 2
+    wlo, whi = np.tile(mid, (lo.size, 1)), np.tile(mid, (lo.size, 1))
+    np.fill_diagonal(wlo, lo)
+    np.fill_diagonal(whi, hi)
+    return wlo, whi
+
+
+def _contract(lo: np.ndarray, hi: np.ndarray, A: np.ndarray, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The box ``[lo, hi]`` shrunk by the rows ``A a <= rhs`` (interval reasoning, one pass)."""
+    lo, hi = lo.copy(), hi.copy()
+    for a, r in zip(A, rhs):
+        lows = np.where(a > 0, a * lo, a * hi)          # the smallest value of each term
+        rest = lows.sum() - lows                        # the smallest value of the other terms
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = (r - rest) / a
+        pos, neg = a > 0, a < 0
+        hi[pos] = np.minimum(hi[pos], bound[pos] + TOL * (1 + np.abs(bound[pos])))
+        lo[neg] = np.maximum(lo[neg], bound[neg] - TOL * (1 + np.abs(bound[neg])))
+    return lo, hi
+
+
+def _domain(batch: list[Region]) -> InputDomain:
+    return InputDomain(np.stack([r.lo for r in batch]), np.stack([r.hi for r in batch]),
+                       np.stack([r.center for r in batch]), np.stack([r.basis for r in batch]))
+
+
+def _pop_batch(stack: list[Region], size: int) -> list[Region]:
+    """Up to ``size`` regions from the top of the stack that stand at the same node as the top one."""
+    pos = stack[-1].pos
+    batch, keep = [], []
+    while stack and len(batch) < size:
+        r = stack.pop()
+        (batch if r.pos == pos else keep).append(r)
+        if len(keep) > size:
+            break
+    stack.extend(reversed(keep))
+    return batch
+
+
+def search(problem: Problem, net: Network, index: int, settings: Settings, deadline: Deadline,
+           stats: dict) -> Counterexample | Status:
+    """Decide property ``index`` of ``problem`` on the chain network ``net`` (its simplified network)."""
+    return RegionSearch(problem, net, index, settings, deadline, stats).run()
