@@ -1,10 +1,24 @@
-"""An incremental linear program over HiGHS (``highspy``).
+"""An incremental linear program over HiGHS (``highspy``), with checked answers.
 
 The model ``{x in R^n : A_ub x <= b_ub, lb <= x <= ub}`` is passed to HiGHS once; each
 ``minimize``/``maximize`` changes only the objective, so the simplex method restarts from
 the previous optimal basis (primal simplex, since that basis stays primal feasible), and
 ``add_constraints`` appends rows (dual simplex on the next solve, since the basis stays
 dual feasible).
+
+A verifier must not trust a solver blindly: every proof built on an LP rests on its optimal value
+or on its claim that a set is empty. So neither is taken from HiGHS as it is:
+
+* the value returned is a *bound* computed here from HiGHS's dual solution ``y`` by weak duality,
+  ``min c.x >= y.b + sum_i min(d_i lb_i, d_i ub_i)`` with ``d = c - A^T y`` (``y <= 0``), less a
+  rounding allowance: it can only be below the true minimum (above the maximum), never optimistic,
+  and equals the optimum up to solver tolerances;
+* "infeasible" is only reported when HiGHS's dual ray is a Farkas certificate that checks out here:
+  ``min over the box of (z^T A) x > z.b`` for ``z >= 0``. An unchecked claim is an ERROR (no
+  decision), which callers treat as "could not show anything".
+
+Presolve is off: besides costing more than it saves on programs this small, HiGHS 1.16's presolve
+was measured to declare feasible one-row programs infeasible.
 
 Example:
     >>> import numpy as np
@@ -21,10 +35,11 @@ import sys
 
 import highspy
 import numpy as np
-import scipy.sparse as sp
 
 _DUAL_SIMPLEX = 1
 _PRIMAL_SIMPLEX = 4
+_ROUNDING = 4 * np.finfo(np.float64).eps
+"""Relative rounding allowance per term of the checks' sums."""
 
 
 class LPStatus(StrEnum):
@@ -42,8 +57,10 @@ class LPResult:
 
     Attributes:
         status: see :class:`LPStatus`.
-        value: the optimal objective value; for a minimization ``+inf`` when infeasible and
-            ``-inf`` when unbounded (signs swapped for a maximization); ``nan`` on error.
+        value: for OPTIMAL, a checked bound on the optimal value (lower for a minimization, upper
+            for a maximization; see the module docstring); for a minimization ``+inf`` when
+            infeasible and ``-inf`` when unbounded (signs swapped for a maximization); ``nan`` on
+            error.
         x: an optimal point, shape (n,), or None unless the status is OPTIMAL.
     """
 
@@ -67,7 +84,7 @@ _banner_shown = False
 
 
 def _new_highs() -> highspy.Highs:
-    """A silenced, single-threaded HiGHS instance.
+    """A silenced, single-threaded HiGHS instance without presolve.
 
     highspy prints its banner to the C-level stdout when the first instance of a process is
     constructed, before any option can be set; stdout (file descriptor 1) is pointed at /dev/null
@@ -89,15 +106,26 @@ def _new_highs() -> highspy.Highs:
         _banner_shown = True
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
+    h.setOptionValue("presolve", "off")  # see the module docstring
     return h
 
 
-def _csr(A, n: int, name: str) -> sp.csr_array:
-    """``A`` (dense or scipy.sparse, shape (k, n)) as a float CSR array."""
+def _csr(A, n: int, name: str) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """``A`` (dense, or anything scipy.sparse accepts, shape (k, n)) in compressed rows:
+    ``(k, row starts (k,), column indices, values)``, the layout HiGHS's ``addRows`` takes."""
+    if isinstance(A, np.ndarray) or isinstance(A, (list, tuple)):
+        M = np.asarray(A, dtype=np.float64)
+        if M.ndim != 2 or M.shape[1] != n:
+            raise ValueError(f"{name} must have shape (k, {n}), got {M.shape}")
+        rows, cols = np.nonzero(M)
+        starts = np.searchsorted(rows, np.arange(M.shape[0])).astype(np.int32)
+        return M.shape[0], starts, cols.astype(np.int32), M[rows, cols]
+    import scipy.sparse as sp  # only for sparse input; dense input avoids its import time
+
     M = sp.csr_array(A, dtype=np.float64)
     if M.ndim != 2 or M.shape[1] != n:
         raise ValueError(f"{name} must have shape (k, {n}), got {M.shape}")
-    return M
+    return M.shape[0], M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32), M.data
 
 
 def _vector(values, n: int, name: str, fill: float | None = None) -> np.ndarray:
@@ -120,10 +148,11 @@ class LinearProgram:
         ub: upper variable bounds, shape (n,); None means ``+inf``.
 
     HiGHS runs silenced and single-threaded. The object is mutable (``add_constraints``)
-    and not thread-safe; build one per set operation.
+    and not thread-safe; build one per set operation. A copy of the rows is kept to check
+    HiGHS's answers.
     """
 
-    __slots__ = ("_highs", "_n", "_cols", "_rows_added")
+    __slots__ = ("_highs", "_n", "_cols", "_rows_added", "_lb", "_ub", "_blocks", "_k")
 
     def __init__(self, A_ub, b_ub, lb=None, ub=None):
         shape = np.shape(A_ub)
@@ -133,9 +162,12 @@ class LinearProgram:
         self._n = n
         self._cols = np.arange(n, dtype=np.int32)
         h = _new_highs()
-        h.addVars(n, _vector(lb, n, "lb", -np.inf), _vector(ub, n, "ub", np.inf))
+        self._lb, self._ub = _vector(lb, n, "lb", -np.inf), _vector(ub, n, "ub", np.inf)
+        h.addVars(n, self._lb, self._ub)
         self._highs = h
         self._rows_added = True
+        self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # rows, cols, values, b
+        self._k = 0
         self.add_constraints(A_ub, b_ub)
 
     @property
@@ -148,34 +180,102 @@ class LinearProgram:
 
     def add_constraints(self, A, b) -> None:
         """Append the rows ``A x <= b``; A has shape (p, n) (dense or sparse), b shape (p,)."""
-        M = _csr(A, self._n, "A")
-        p = M.shape[0]
+        p, starts, cols, values = _csr(A, self._n, "A")
         upper = _vector(b, p, "b")
         if p == 0:
             return
-        self._highs.addRows(
-            p,
-            np.full(p, -np.inf),
-            upper,
-            M.nnz,
-            M.indptr[:-1].astype(np.int32),
-            M.indices.astype(np.int32),
-            M.data,
-        )
+        self._highs.addRows(p, np.full(p, -np.inf), upper, values.size, starts, cols, values)
+        rows = self._k + np.repeat(np.arange(p), np.diff(np.append(starts, values.size)))
+        self._blocks.append((rows, cols, values, upper))
+        self._k += p
         self._rows_added = True
 
     def minimize(self, c: np.ndarray) -> LPResult:
-        """Minimize ``c @ x``; c has shape (n,)."""
+        """Minimize ``c @ x``; c has shape (n,). The value is a checked lower bound of the minimum."""
         c = _vector(c, self._n, "c")
         status = self._run(c)
         if status is LPStatus.OPTIMAL:
-            x = np.array(self._highs.getSolution().col_value)
-            return LPResult(status, float(self._highs.getObjectiveValue()), x)
+            sol = self._highs.getSolution()
+            x = np.array(sol.col_value)
+            return LPResult(status, self._dual_bound(c, np.array(sol.row_dual), x), x)
         value = {LPStatus.INFEASIBLE: np.inf, LPStatus.UNBOUNDED: -np.inf}.get(status, np.nan)
         return LPResult(status, value, None)
 
+    # -- checking HiGHS's answers -------------------------------------------------------------------
+
+    def _transpose_times(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``A^T y`` over all rows added so far, and ``|A|^T |y|`` (the size of its rounding error)."""
+        out, size = np.zeros(self._n), np.zeros(self._n)
+        for rows, cols, values, _ in self._blocks:
+            out += np.bincount(cols, weights=values * y[rows], minlength=self._n)
+            size += np.bincount(cols, weights=np.abs(values * y[rows]), minlength=self._n)
+        return out, size
+
+    def _rhs(self) -> np.ndarray:
+        return np.concatenate([blk[3] for blk in self._blocks]) if self._blocks else np.zeros(0)
+
+    def _box_minimum(self, g: np.ndarray, noise: np.ndarray, x: np.ndarray | None = None) -> tuple[float, float]:
+        """``sum_i min(g_i lb_i, g_i ub_i)`` and the sum of the magnitudes of its terms.
+
+        On a column with an infinite bound, a coefficient within rounding ``noise`` of 0 counts as
+        0 (plus ``|g_i| (2 |x_i| + 1)`` with ``x`` the solver's point, if given): an exact dual would
+        have 0 there, and only the optimum's own coordinate matters; a larger one makes the sum
+        ``-inf``.
+        """
+        lb, ub = self._lb, self._ub
+        free = (~np.isfinite(lb) & (g > 0)) | (~np.isfinite(ub) & (g < 0))
+        zero = free & (np.abs(g) <= _ROUNDING * (self._n + self._k + 1) * noise)
+        gg = np.where(zero, 0.0, g)
+        terms = np.zeros_like(gg)
+        pos, neg = gg > 0, gg < 0
+        terms[pos], terms[neg] = gg[pos] * lb[pos], gg[neg] * ub[neg]
+        slack = float((np.abs(g[zero]) * (2 * np.abs(x[zero]) + 1)).sum()) if x is not None else 0.0
+        finite = np.isfinite(terms)
+        return float(terms.sum()) - slack, float(np.abs(terms[finite]).sum()) + slack
+
+    def _dual_bound(self, c: np.ndarray, y: np.ndarray, x: np.ndarray) -> float:
+        """A lower bound of ``min c.x`` from the row duals ``y`` (HiGHS's signs) by weak duality;
+        ``x`` is the solver's optimal point (see :meth:`_box_minimum`)."""
+        y = np.minimum(y, 0.0)
+        b = self._rhs()
+        Ay, noise = self._transpose_times(y)
+        d = c - Ay
+        box, size = self._box_minimum(d, noise + np.abs(c), x)
+        yb = float(y @ b) if b.size else 0.0
+        size += float(np.abs(y) @ np.abs(b)) if b.size else 0.0
+        return yb + box - _ROUNDING * (self._n + self._k + 1) * size
+
+    def _certified_infeasible(self) -> bool:
+        """Whether HiGHS's dual ray proves the constraints infeasible (Farkas), checked here."""
+        if not self._k:
+            return False
+        h = self._highs
+        _, has_ray, ray = h.getDualRay()
+        if not has_ray:  # e.g. the primal simplex found it: solve again with the dual one for a ray
+            h.clearSolver()
+            h.setOptionValue("simplex_strategy", _DUAL_SIMPLEX)
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+                return False
+            _, has_ray, ray = h.getDualRay()
+            if not has_ray:
+                return False
+        b = self._rhs()
+        for z in (np.maximum(np.asarray(ray), 0.0), np.maximum(-np.asarray(ray), 0.0)):
+            g, noise = self._transpose_times(z)
+            lhs, size = self._box_minimum(g, noise)
+            size += float(z @ np.abs(b))
+            if lhs - float(z @ b) > _ROUNDING * (self._n + self._k + 1) * size:
+                return True
+        return False
+
+    def row_duals(self) -> np.ndarray:
+        """The constraint rows' dual values (k,) of the last solve, which must have been optimal
+        (HiGHS's signs: <= 0 for a binding row of a minimization)."""
+        return np.array(self._highs.getSolution().row_dual)
+
     def maximize(self, c: np.ndarray) -> LPResult:
-        """Maximize ``c @ x``; c has shape (n,)."""
+        """Maximize ``c @ x``; c has shape (n,). The value is a checked upper bound of the maximum."""
         r = self.minimize(-np.asarray(c, dtype=np.float64))
         return LPResult(r.status, -r.value, r.x)
 
@@ -227,11 +327,18 @@ class LinearProgram:
         h.changeColsCost(self._n, self._cols, c)
         h.run()
         status = h.getModelStatus()
+        if status not in _STATUS and status != highspy.HighsModelStatus.kModelEmpty:
+            h.clearSolver()  # e.g. "not set" after an infeasible solve: start again from scratch
+            h.run()
+            status = h.getModelStatus()
         if status == highspy.HighsModelStatus.kModelEmpty:
             # No variables: HiGHS does not check the rows 0 <= b_ub itself.
             feasible = np.all(np.asarray(h.getLp().row_upper_) >= 0)
             return LPStatus.OPTIMAL if feasible else LPStatus.INFEASIBLE
-        return _STATUS.get(status, LPStatus.ERROR)
+        ours = _STATUS.get(status, LPStatus.ERROR)
+        if ours is LPStatus.INFEASIBLE and not self._certified_infeasible():
+            return LPStatus.ERROR
+        return ours
 
     def _model_status(self) -> str:
         h = self._highs

@@ -93,8 +93,8 @@ def test_unbounded():
     assert lp.maximize(np.array([0.0, -1.0])).value == np.inf
     assert lp.maximize(np.array([1.0, 1.0])).value == pytest.approx(1.0)
     lo, hi = lp.bounds_of(np.array([[0.0, 1.0], [1.0, 0.0]]))
-    np.testing.assert_array_equal(lo, [-np.inf, 0.0])
-    np.testing.assert_array_equal(hi, [1.0, np.inf])
+    np.testing.assert_allclose(lo, [-np.inf, 0.0], atol=1e-12)
+    np.testing.assert_allclose(hi, [1.0, np.inf], atol=1e-12)
 
 
 def test_no_constraints_and_no_variables():
@@ -115,3 +115,47 @@ def test_shape_errors():
         lp.add_constraints(np.ones((1, 3)), np.ones(2))
     with pytest.raises(ValueError, match=r"A_ub must have shape"):
         LinearProgram(np.ones(3), np.ones(3))
+
+
+def test_row_duals_weigh_the_binding_rows():
+    """min t subject to x <= t and 1 - x <= t on 0 <= x <= 1: t = 1/2, both rows bind with weight 1/2."""
+    lp = LinearProgram(np.array([[1.0, -1.0], [-1.0, -1.0]]), np.array([0.0, -1.0]), lb=[0, -np.inf], ub=[1, np.inf])
+    r = lp.minimize(np.array([0.0, 1.0]))
+    assert np.isclose(r.value, 0.5)
+    np.testing.assert_allclose(np.abs(lp.row_duals()), [0.5, 0.5])
+
+
+def test_a_feasible_row_that_highs_presolve_calls_infeasible():
+    """HiGHS 1.16 with presolve declared this one-row program infeasible; the minimum is about -0.00889."""
+    a = np.array([[-2.8313931690808372e-03, -1.9271099567413330e+00, 2.9517200309783220e-03,
+                   -2.9027999844402066e-04, 6.9067999720573409e-05]])
+    lp = LinearProgram(a, np.array([0.01099464464078657]), -np.ones(5), np.ones(5))
+    r = lp.minimize(np.eye(5)[1])
+    assert r.status is LPStatus.OPTIMAL
+    others = np.abs(a[0, [0, 2, 3, 4]]).sum()
+    assert r.value == pytest.approx(-(0.01099464464078657 + others) / 1.9271099567413330, rel=1e-9)
+
+
+def test_values_are_checked_bounds_on_random_programs():
+    """The reported minimum never exceeds the objective at the (feasible) optimal point, the maximum
+    is never below it, and both match it to solver accuracy."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        A = rng.normal(size=(12, 4))
+        b = rng.uniform(0.1, 1.0, size=12)
+        lp = LinearProgram(A, b, -np.ones(4), np.ones(4))
+        c = rng.normal(size=4)
+        lo, hi = lp.minimize(c), lp.maximize(c)
+        for r, sign in ((lo, 1.0), (hi, -1.0)):
+            assert r.status is LPStatus.OPTIMAL
+            assert np.all(A @ r.x <= b + 1e-7) and np.all(np.abs(r.x) <= 1 + 1e-9)
+            attained = float(c @ r.x)
+            assert sign * (attained - r.value) >= -1e-12     # the bound is on the safe side
+            assert abs(attained - r.value) <= 1e-6 * (1 + abs(attained))
+
+
+def test_infeasibility_needs_a_certificate():
+    """A feasible program never has a checked infeasibility certificate (the check is not a rubber stamp)."""
+    lp = LinearProgram(np.array([[1.0, 1.0]]), np.array([1.0]), np.zeros(2), np.ones(2))
+    assert lp.minimize(np.array([1.0, 0.0])).status is LPStatus.OPTIMAL
+    assert not lp._certified_infeasible()
