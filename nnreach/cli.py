@@ -54,6 +54,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _pair(text: str) -> tuple[int, int]:
+    try:
+        i, j = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two coordinates I,J, got {text!r}") from None
+    if i < 0 or j < 0 or i == j:
+        raise argparse.ArgumentTypeError(f"expected two different non-negative coordinates, got {text!r}")
+    return i, j
+
+
 def _parser() -> argparse.ArgumentParser:
     from .verify.api import METHODS
 
@@ -70,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
     i.add_argument("model")
+
+    from .reach.propagate import INITIAL_SET
+
+    r = sub.add_parser("reach", help="compute the output set of a model for a property's input box")
+    r.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
+    r.add_argument("spec", help="VNN-LIB file whose input box (the first, if several) is used")
+    r.add_argument("--method", default="zono", choices=sorted(INITIAL_SET), help="reachability method")
+    r.add_argument("--plot", metavar="PNG", help="draw the input box and output set(s) with sampled points")
+    r.add_argument("--in-dims", type=_pair, default=(0, 1), metavar="I,J", help="input coordinates to draw")
+    r.add_argument("--out-dims", type=_pair, default=(0, 1), metavar="I,J", help="output coordinates to draw")
 
     b = sub.add_parser("bench", help="verify every row of a VNN-COMP instances CSV, each in its own process")
     b.add_argument("instances", help="CSV of onnx,vnnlib,timeout rows (paths relative to its folder)")
@@ -106,6 +126,38 @@ def _cmd_info(args) -> int:
     net = load_model(args.model)
     print(net.summary())
     print(f"inputs {net.input_size}, outputs {net.output_size}, nodes {len(net.nodes)}")
+    return EXIT_OK
+
+
+def _cmd_reach(args) -> int:
+    import numpy as np
+
+    from .io import load_model
+    from .io.vnnlib import read_vnnlib
+    from .reach import reach
+    from .reach.propagate import SPLITTING
+
+    net = load_model(args.model)
+    props = read_vnnlib(args.spec)
+    box = props[0].input_box
+    if box.dim != net.input_size:
+        raise InputError(f"the property declares {box.dim} inputs but the model has {net.input_size} inputs")
+    for name, dims, size in (("--in-dims", args.in_dims, net.input_size), ("--out-dims", args.out_dims, net.output_size)):
+        if max(dims) >= size:
+            raise InputError(f"{name} {dims[0]},{dims[1]}: the model has only {size} coordinates there")
+    out = reach(net, box, args.method)
+    sets = out if args.method in SPLITTING else [out]
+    lo = np.min([s.bounds()[0] for s in sets], axis=0)
+    hi = np.max([s.bounds()[1] for s in sets], axis=0)
+    print(f"method {args.method}: {len(sets)} output set(s)")
+    for k, (a, b) in enumerate(zip(lo, hi)):
+        print(f"y[{k}] in [{a:.6g}, {b:.6g}]")
+    if args.plot:
+        from .plot import plot_reach
+
+        path = plot_reach(net, box, args.method, args.plot, in_dims=args.in_dims, out_dims=args.out_dims,
+                          unsafe=props[0].unsafe)
+        print(f"plot written to {path}")
     return EXIT_OK
 
 
@@ -180,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     try:
         args = _parser().parse_args(argv)
-        return {"verify": _cmd_verify, "info": _cmd_info, "bench": _cmd_bench}[args.command](args)
+        commands = {"verify": _cmd_verify, "info": _cmd_info, "reach": _cmd_reach, "bench": _cmd_bench}
+        return commands[args.command](args)
     except InputError as e:
         print(f"nnreach: error: {e}", file=sys.stderr)
         return EXIT_INPUT

@@ -154,3 +154,20 @@ def test_usage_error_exit_code_from_the_installed_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nnreach.cli", "verify"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_reach_prints_bounds_and_draws_the_sets(capsys, tmp_path):
+    png = tmp_path / "sets.png"
+    code, out, err = run(capsys, "reach", str(REPO / "examples/models/tiny_relu.onnx"),
+                         str(REPO / "examples/specs/tiny_holds.vnnlib"), "--method", "exact-star", "--plot", str(png))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("method exact-star:") and lines[1].startswith("y[0] in [")
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("dims", ["0,7", "1,1", "x"])
+def test_reach_rejects_bad_coordinates(capsys, dims):
+    code, out, err = run(capsys, "reach", str(REPO / "examples/models/tiny_relu.onnx"),
+                         str(REPO / "examples/specs/tiny_holds.vnnlib"), "--out-dims", dims)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "dims" in err

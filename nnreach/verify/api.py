@@ -38,15 +38,17 @@ def complete_method(net: Network) -> tuple[str, Method] | None:
 
 
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
-    """Quick falsification, then cheap bounds (interval, zonotope, back-substitution), then a complete
-    method (:func:`complete_method`) or, without one, the full attack budget."""
+    """Quick falsification, cheap bounds (interval, zonotope, back-substitution), the full attack
+    budget, then a complete method (:func:`complete_method`) when the network has one."""
     stats: dict = {}
     ladder: list[tuple[str, Method, Settings]] = [("falsify", falsify, Settings.quick()),
                                                   ("interval", bounds.interval, settings),
                                                   ("zono", bounds.zono, settings),
-                                                  ("deeppoly", deeppoly, settings)]
+                                                  ("deeppoly", deeppoly, settings),
+                                                  ("falsify", falsify, settings)]
     complete = complete_method(problem.network)
-    ladder.append((*complete, settings) if complete else ("falsify", falsify, settings))
+    if complete:
+        ladder.append((*complete, settings))
     for name, fn, s in ladder:
         try:
             r = fn(problem, s, deadline)

@@ -11,8 +11,9 @@ class Settings:
 
     Attributes:
         seed: seed of every random choice (sampling, attack restarts), so runs are repeatable.
-        samples: random inputs tried per property by falsification (corners and center included).
-        pgd_restarts: parallel starts of the gradient attack, per unsafe polytope.
+        samples: random inputs tried per property by falsification (corners and center included), at
+            most (see :func:`nnreach.verify.falsify.budgets`: large networks get fewer).
+        pgd_restarts: parallel starts of the gradient attack, per unsafe polytope, at most.
         pgd_steps: steps of the gradient attack per start.
         proof_margin: a bound only proves ``a.y > b`` when it exceeds ``b`` by this much (absorbs
             floating-point error of the bound computation).
@@ -24,9 +25,9 @@ class Settings:
     """
 
     seed: int = 0
-    samples: int = 2048
-    pgd_restarts: int = 16
-    pgd_steps: int = 60
+    samples: int = 20000
+    pgd_restarts: int = 512
+    pgd_steps: int = 100
     proof_margin: float = 1e-9
     batch: int = 1024
     star_box_lp: bool = True

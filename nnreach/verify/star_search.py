@@ -15,8 +15,11 @@ fixed too. Regions are processed in batches of those standing at the same node:
    past the last node its output is linear in ``a``, and one LP per unsafe polytope decides it.
 2. The others are bounded: back-substitution (CROWN/DeepPoly, :mod:`nnreach.bounds.linear`) from
    the output to ``z``, with the open neurons relaxed and the fixed ones exact, gives linear lower
-   bounds ``g_r(a)`` of every unsafe row ``(A y - b)_r``. A polytope is excluded when some row is
-   positive over the box, else when the LP ``min_a max_r g_r(a)`` over the region is positive.
+   bounds ``g_r(a)`` of every unsafe row ``(A y - b)_r`` and ``h(a)`` of a weighted sum of a
+   polytope's rows (weights ``w >= 0`` summing to 1: where ``h > 0`` some row is positive, and
+   relaxing for the sum is tighter than relaxing row by row). A polytope is excluded when one of
+   these is positive over the box, else when the LP ``min_a max(g_r(a), h(a))`` over the region
+   is positive; the LP's dual values are the children's new weights (the best mix of the rows).
    A region with every polytope excluded is dropped.
 3. The minimiser of that LP is executed (an attack on every region, so counterexamples are found
    early) and the region is split on its open neuron with the largest share of the bound's
@@ -82,9 +85,13 @@ class Region:
         C, d: (k, m), (k,) the region's constraints.
         lo, hi: (m,) a box containing the region.
         alive: (P,) the unsafe polytopes not excluded yet.
+        weights: (R,) nonnegative weights of the unsafe rows, summing to 1 over each polytope's rows;
+            each polytope is also bounded as the weighted sum of its rows (see the module docstring).
         prior: bounds (n,) of later activation inputs that hold on the region, by node name.
         wlo, whi: (m, m) row i is a point of the region with ``a_i = lo_i`` (resp. ``hi_i``), NaN if unknown.
         guide: a point of the region to explore first (the last LP minimiser), or None.
+        loose: the box is only contracted by interval reasoning; it is tightened by LP if the
+            bounds on it do not exclude every polytope.
     """
 
     pos: int
@@ -96,10 +103,12 @@ class Region:
     lo: np.ndarray
     hi: np.ndarray
     alive: np.ndarray
+    weights: np.ndarray
     prior: dict
     wlo: np.ndarray
     whi: np.ndarray
     guide: np.ndarray | None = None
+    loose: bool = False
 
 
 class _Found(Exception):
@@ -125,7 +134,8 @@ class RegionSearch:
         self.margin = settings.proof_margin
         self.suffixes: dict[int, Network] = {}
         self.unconfirmed = False
-        for key in ("regions", "bounded", "pruned", "leaves", "lps", "splits"):
+        for key in ("regions", "bounded", "pruned", "leaves", "lps", "splits", "excluded_by_bounds",
+                    "excluded_by_lp", "box_lps", "range_lps"):
             stats.setdefault(key, 0)
 
     # -- entry --------------------------------------------------------------------------------------
@@ -137,7 +147,8 @@ class RegionSearch:
             return ce if ce is not None else Status.UNKNOWN
         m = self.x0.num_pred
         root = Region(-1, self.x0.center, self.x0.basis, np.zeros(0, dtype=np.int64), np.zeros((0, m)), np.zeros(0),
-                      self.x0.pred_lb.copy(), self.x0.pred_ub.copy(), np.ones(len(self.polys), dtype=bool), {},
+                      self.x0.pred_lb.copy(), self.x0.pred_ub.copy(), np.ones(len(self.polys), dtype=bool),
+                      1.0 / np.bincount(self.owner)[self.owner], {},
                       *_box_witnesses(self.x0.pred_lb, self.x0.pred_ub))
         stack = self._advance([root])
         try:
@@ -234,43 +245,76 @@ class RegionSearch:
             prior[name] = (lo, hi)
         bounds = intermediate_bounds(suffix, dom, prior=prior)
         head = suffix.nodes[0].name
-        lb = backward(suffix, dom, suffix.output, self.rows, bounds, record=(head,))
+        W = np.stack([r.weights for r in batch])                               # (B, R)
+        combined = np.stack([W * (self.owner == k) for k in range(len(self.polys))], axis=1)   # (B, P, R)
+        C = np.concatenate([np.broadcast_to(self.rows, (len(batch), *self.rows.shape)), combined @ self.rows], axis=1)
+        rhs = np.concatenate([np.broadcast_to(self.rhs, W.shape), combined @ self.rhs], axis=1)
+        lb = backward(suffix, dom, suffix.output, C, bounds, record=(head,))
         self.stats["bounded"] += len(batch)
-        margin = lb.lower - self.rhs                                           # (B, R)
+        margin = lb.lower - rhs                                                # (B, R + P)
         children = []
         for j, r in enumerate(batch):
             for name, (bl, bu) in bounds.items():
                 if name != INPUT:
                     r.prior[name] = (bl[j], bu[j])
-            row = self._exclude(r, lb.A[j], lb.c[j], margin[j])
+            if r.loose:  # bounded on its interval-contracted box: tighten by LP only if that failed
+                r.loose = False
+                if self._excluded_by_bounds(r, margin[j]) or not self._tighten(r):
+                    self.stats["pruned"] += 1
+                else:
+                    children.append(r)  # bounded again on the tightened box
+                continue
+            row = self._exclude(r, lb.A[j], lb.c[j] - rhs[j], margin[j])
             if row is None:
                 self.stats["pruned"] += 1
                 continue
             children.extend(self._split(r, op, b, choice[j], l[j], u[j], lb.recorded[head][j, row]))
         return out + children
 
-    def _exclude(self, r: Region, A: np.ndarray, c: np.ndarray, margin: np.ndarray) -> int | None:
-        """Exclude what polytopes the bounds (A a + c >= A y, margins over the box) exclude on region
-        ``r``; attack at the LP minimiser of a remaining one. Returns None when every polytope is
-        excluded, else the unsafe row to guide splitting (the best row of a remaining polytope)."""
+    def _objectives(self, k: int) -> np.ndarray:
+        """Indices, among the bounded objectives, of polytope ``k``'s rows and its combined row."""
+        return np.append(np.flatnonzero(self.owner == k), len(self.owner) + k)
+
+    def _excluded_by_bounds(self, r: Region, margin: np.ndarray) -> bool:
+        """Exclude the polytopes with a positive margin over the box (margins (R + P,)); True if
+        none is left."""
         for k in np.flatnonzero(r.alive):
-            rows = np.flatnonzero(self.owner == k)
-            if np.any(margin[rows] > self.margin):
+            if np.any(margin[self._objectives(k)] > self.margin):
                 r.alive[k] = False
+                self.stats["excluded_by_bounds"] += 1
+        return not r.alive.any()
+
+    def _exclude(self, r: Region, A: np.ndarray, c: np.ndarray, margin: np.ndarray) -> int | None:
+        """Exclude what polytopes the bounds exclude on region ``r`` (``A a + c`` are linear lower
+        bounds of the objectives minus their right-hand sides, ``margin`` their minima over the box);
+        attack at the LP minimiser of a remaining one and update its row weights from the LP.
+        Returns None when every polytope is excluded, else the objective that guides splitting (the
+        combined row of the first remaining polytope)."""
+        for k in np.flatnonzero(r.alive):
+            idx = self._objectives(k)
+            if np.any(margin[idx] > self.margin):
+                r.alive[k] = False
+                self.stats["excluded_by_bounds"] += 1
                 continue
-            t, a = self._epigraph(r, A[rows], c[rows] - self.rhs[rows])
+            t, a, mu = self._epigraph(r, A[idx], c[idx])
             if t > self.margin:
                 r.alive[k] = False
+                self.stats["excluded_by_lp"] += 1
                 continue
             if a is not None:
                 r.guide = a
                 self._attack(a)
-            return int(rows[np.argmax(margin[rows])])
+            if mu is not None and mu.sum() > 0:
+                rows = idx[:-1]
+                w = mu[:-1] + mu[-1] * r.weights[rows]
+                r.weights = r.weights.copy()
+                r.weights[rows] = w / w.sum()
+            return int(idx[-1])
         return None
 
-    def _epigraph(self, r: Region, G: np.ndarray, g: np.ndarray) -> tuple[float, np.ndarray | None]:
-        """``min_a max_i (G a + g)_i`` over region ``r`` and a minimiser (None if the region is empty:
-        value +inf)."""
+    def _epigraph(self, r: Region, G: np.ndarray, g: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """``min_a max_i (G a + g)_i`` over region ``r``, a minimiser and the rows' weights (duals)
+        at the optimum (None, None if the region is empty: value +inf; or if the LP failed)."""
         m = r.lo.size
         A = np.block([[G, -np.ones((G.shape[0], 1))], [r.C, np.zeros((r.C.shape[0], 1))]])
         rhs = np.concatenate([-g, r.d])
@@ -278,10 +322,10 @@ class RegionSearch:
         self.stats["lps"] += 1
         res = lp.minimize(np.append(np.zeros(m), 1.0))
         if res.status is LPStatus.INFEASIBLE:
-            return np.inf, None
+            return np.inf, None, None
         if res.status is not LPStatus.OPTIMAL:
-            return -np.inf, None  # no decision from a troubled LP: keep the polytope
-        return res.value, res.x[:m]
+            return -np.inf, None, None  # no decision from a troubled LP: keep the polytope
+        return res.value, res.x[:m], np.abs(lp.row_duals()[:G.shape[0]])
 
     def _attack(self, a: np.ndarray) -> None:
         """Execute the input of predicate point ``a``; raise :class:`_Found` if it is confirmed unsafe."""
@@ -312,7 +356,7 @@ class RegionSearch:
             if not (W.shape[0] and piece_lo(b, vals.min(), TOL) <= jl and piece_hi(b, vals.max(), TOL) >= jh):
                 # no known points of the region reach both ends of the range: find its exact range
                 lp = lp or LinearProgram(r.C, r.d, r.lo, r.hi)
-                self.stats["lps"] += 2
+                self.stats["range_lps"] += 2
                 lo_r, hi_r = lp.minimize(r.basis[i]), lp.maximize(r.basis[i])
                 if LPStatus.INFEASIBLE in (lo_r.status, hi_r.status):
                     return []
@@ -356,11 +400,9 @@ class RegionSearch:
         ok = lambda W: np.all(W @ A.T <= rhs + TOL * (1 + np.abs(rhs)), axis=1)
         wlo = np.where(ok(r.wlo)[:, None], r.wlo, np.nan)
         whi = np.where(ok(r.whi)[:, None], r.whi, np.nan)
-        child = Region(r.pos, r.center, r.basis, choice, np.vstack([r.C, A]), np.concatenate([r.d, rhs]),
-                       lo, np.maximum(hi, lo), r.alive.copy(), dict(r.prior), wlo, whi)
-        if self.settings.star_box_lp and not self._tighten(child):
-            return None
-        return child
+        return Region(r.pos, r.center, r.basis, choice, np.vstack([r.C, A]), np.concatenate([r.d, rhs]),
+                      lo, np.maximum(hi, lo), r.alive.copy(), r.weights, dict(r.prior), wlo, whi,
+                      loose=self.settings.star_box_lp)
 
     def _tighten(self, r: Region) -> bool:
         """LP-tighten the box sides whose witness is unknown; False if the region is empty."""
@@ -373,7 +415,7 @@ class RegionSearch:
             lower = W is r.wlo
             e = np.zeros(m)
             e[i] = 1.0
-            self.stats["lps"] += 1
+            self.stats["box_lps"] += 1
             res = lp.minimize(e) if lower else lp.maximize(e)
             if res.status is LPStatus.INFEASIBLE:
                 return False
@@ -394,7 +436,7 @@ class RegionSearch:
         self.stats["leaves"] += 1
         for k in np.flatnonzero(r.alive):
             p = self.polys[k]
-            t, a = self._epigraph(r, p.A @ r.basis, p.A @ r.center - p.b)
+            t, a, _ = self._epigraph(r, p.A @ r.basis, p.A @ r.center - p.b)
             if a is None or t > self.margin:
                 continue
             x = self.x0.center + self.x0.basis @ a
