@@ -22,12 +22,15 @@ fixed too. Regions are processed in batches of those standing at the same node:
    is positive; the LP's dual values are the children's new weights (the best mix of the rows).
    A region with every polytope excluded is dropped.
 3. The minimiser of that LP is executed (an attack on every region, so counterexamples are found
-   early) and the region is split on its open neuron with the largest share of the bound's
-   looseness (``|coefficient| x`` the gap of its relaxation), one child per linear piece, each
-   with one more constraint. The box of a child is contracted by the new constraint (interval
-   reasoning) and, when ``Settings.star_box_lp`` allows, by LP (a feasible point per box side is
-   kept, so only sides it cuts off are recomputed). The child holding the LP minimiser is explored
-   first.
+   early), and the region is split. Candidates: its open neuron with the largest share of the
+   bound's looseness (``|coefficient| x`` the gap of its relaxation; one child per linear piece, each
+   with one more constraint) and the ``INPUT_CANDIDATES`` input variables with the largest
+   ``|coefficient| x`` width (halving the box). The children of all candidates of the batch are
+   bounded in one more batched pass, and the candidate whose worse child is closest to exclusion is
+   taken (an input split only if it gains ``STALL`` on its parent, since halving can go on forever).
+   Children are contracted by interval reasoning and then, when ``Settings.star_box_lp`` allows, by
+   LP (a feasible point per box side is kept, so only sides a new constraint cuts off are
+   recomputed); the child holding the LP minimiser is explored first.
 
 Leaves are linear regions; a polytope that meets a leaf yields the leaf's deepest point in it as a
 counterexample candidate, which must be confirmed by execution (:mod:`.check`); an unconfirmed meeting
@@ -54,6 +57,12 @@ from .problem import Problem
 from .result import Counterexample, Status
 from .settings import Settings
 
+NEURON_CANDIDATES = 1
+"""Open neurons considered for each split, those with the largest share of the bound's looseness."""
+INPUT_CANDIDATES = 3
+"""Input variables considered for each split (halving the region's box along one)."""
+STALL = 0.01
+"""An input split is only taken if its worse child is this fraction closer to exclusion than its parent."""
 TOL = 1e-9
 """A range within ``TOL (1 + |v|)`` of a breakpoint counts as on one side of it (LP round-off)."""
 
@@ -90,8 +99,6 @@ class Region:
         prior: bounds (n,) of later activation inputs that hold on the region, by node name.
         wlo, whi: (m, m) row i is a point of the region with ``a_i = lo_i`` (resp. ``hi_i``), NaN if unknown.
         guide: a point of the region to explore first (the last LP minimiser), or None.
-        loose: the box is only contracted by interval reasoning; it is tightened by LP if the
-            bounds on it do not exclude every polytope.
     """
 
     pos: int
@@ -108,7 +115,27 @@ class Region:
     wlo: np.ndarray
     whi: np.ndarray
     guide: np.ndarray | None = None
-    loose: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Bounds:
+    """Bounds of a batch of B regions at one node (R + P objectives: the rows, then one weighted
+    sum per polytope).
+
+    Attributes:
+        l, u: (B, n) interval bounds of the node's value, cut to the fixed pieces.
+        A, c: (B, R + P, m), (B, R + P) linear lower bounds ``A a + c`` of the objectives minus
+            their right-hand sides.
+        margin: (B, R + P) their minima over the boxes (positive: the objective excludes its polytope).
+        coef: (B, R + P, n) the coefficients that back-substitution gave the node's output.
+    """
+
+    l: np.ndarray
+    u: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+    margin: np.ndarray
+    coef: np.ndarray
 
 
 class _Found(Exception):
@@ -210,66 +237,74 @@ class RegionSearch:
 
     # -- one batch at an activation node -------------------------------------------------------------
 
-    def _step(self, batch: list[Region]) -> list[Region]:
-        """Fix, move on, bound, attack and split a batch of regions at one activation node."""
-        pos = batch[0].pos
-        op = self.net.nodes[pos].op
+    def _fix(self, batch: list[Region]) -> tuple[list[Region], list[Region]]:
+        """Fix the neurons whose interval range over the box lies in one piece; returns the regions
+        with every neuron fixed (moved on to the next node) and the others."""
+        op = self.net.nodes[batch[0].pos].op
         b = pieces(op)[0]
-        ext = np.concatenate([[-np.inf], b, [np.inf]])
-        dom = _domain(batch)
-        l, u = dom.input_bounds()
-        choice = np.stack([r.choice for r in batch])
-        fixed = choice >= 0
-        l = np.where(fixed, np.maximum(l, ext[np.maximum(choice, 0)]), l)
-        u = np.where(fixed, np.minimum(u, ext[np.maximum(choice, 0) + 1]), u)
+        l, u = self._ranges(batch, _domain(batch))
         jl, jh = piece_range(b, l, u, TOL)
-        choice = np.where(fixed, choice, np.where(jl == jh, jl, -1))
-        for r, c in zip(batch, choice):
-            r.choice = c
-        done = ~np.any(choice < 0, axis=1)
-        out = self._advance([r for r, f in zip(batch, done) if f])
-        keep = np.flatnonzero(~done)
-        if not keep.size:
-            return out
-        batch = [batch[i] for i in keep]
-        choice, l, u = choice[keep], l[keep], u[keep]
-        dom = InputDomain(dom.lo[keep], dom.hi[keep], dom.center[keep], dom.basis[keep])
+        rest = []
+        for r, lo, hi in zip(batch, jl, jh):
+            r.choice = np.where(r.choice >= 0, r.choice, np.where(lo == hi, lo, -1))
+            if np.any(r.choice < 0):
+                rest.append(r)
+        done = [r for r in batch if not np.any(r.choice < 0)]
+        return self._advance(done), rest
 
+    def _ranges(self, regions: list[Region], dom: InputDomain) -> tuple[np.ndarray, np.ndarray]:
+        """Interval bounds (B, n) of the value at the regions' node, cut to the fixed pieces."""
+        ext = self._piece_ends(regions[0].pos)
+        l, u = dom.input_bounds()
+        choice = np.stack([r.choice for r in regions])
+        fixed = choice >= 0
+        j = np.maximum(choice, 0)
+        return np.where(fixed, np.maximum(l, ext[j]), l), np.where(fixed, np.minimum(u, ext[j + 1]), u)
+
+    def _piece_ends(self, pos: int) -> np.ndarray:
+        """The breakpoints of node ``pos``'s activation with -inf and inf around them."""
+        return np.concatenate([[-np.inf], pieces(self.net.nodes[pos].op)[0], [np.inf]])
+
+    def _bound(self, regions: list[Region]) -> _Bounds:
+        """Back-substitution bounds of every objective on regions standing at one node."""
+        pos = regions[0].pos
         suffix = self._suffix(pos)
+        dom = _domain(regions)
+        l, u = self._ranges(regions, dom)
         prior = {INPUT: (l, u)}
         for name in {n.inputs[0] for n in suffix.nodes[1:] if isinstance(n.op, Activation)}:
-            lo = np.stack([r.prior[name][0] if name in r.prior else np.full(suffix.shape_of(name)[0], -np.inf)
-                           for r in batch])
-            hi = np.stack([r.prior[name][1] if name in r.prior else np.full(suffix.shape_of(name)[0], np.inf)
-                           for r in batch])
-            prior[name] = (lo, hi)
+            n = suffix.shape_of(name)[0]
+            prior[name] = (np.stack([r.prior[name][0] if name in r.prior else np.full(n, -np.inf) for r in regions]),
+                           np.stack([r.prior[name][1] if name in r.prior else np.full(n, np.inf) for r in regions]))
         bounds = intermediate_bounds(suffix, dom, prior=prior)
         head = suffix.nodes[0].name
-        W = np.stack([r.weights for r in batch])                               # (B, R)
+        W = np.stack([r.weights for r in regions])                             # (B, R)
         combined = np.stack([W * (self.owner == k) for k in range(len(self.polys))], axis=1)   # (B, P, R)
-        C = np.concatenate([np.broadcast_to(self.rows, (len(batch), *self.rows.shape)), combined @ self.rows], axis=1)
+        C = np.concatenate([np.broadcast_to(self.rows, (len(regions), *self.rows.shape)), combined @ self.rows],
+                           axis=1)
         rhs = np.concatenate([np.broadcast_to(self.rhs, W.shape), combined @ self.rhs], axis=1)
         lb = backward(suffix, dom, suffix.output, C, bounds, record=(head,))
-        self.stats["bounded"] += len(batch)
-        margin = lb.lower - rhs                                                # (B, R + P)
-        children = []
-        for j, r in enumerate(batch):
+        self.stats["bounded"] += len(regions)
+        for j, r in enumerate(regions):
             for name, (bl, bu) in bounds.items():
                 if name != INPUT:
                     r.prior[name] = (bl[j], bu[j])
-            if r.loose:  # bounded on its interval-contracted box: tighten by LP only if that failed
-                r.loose = False
-                if self._excluded_by_bounds(r, margin[j]) or not self._tighten(r):
-                    self.stats["pruned"] += 1
-                else:
-                    children.append(r)  # bounded again on the tightened box
-                continue
-            row = self._exclude(r, lb.A[j], lb.c[j] - rhs[j], margin[j])
+        return _Bounds(l, u, lb.A, lb.c - rhs, lb.lower - rhs, lb.recorded[head])
+
+    def _step(self, batch: list[Region]) -> list[Region]:
+        """Fix, move on, bound, attack and split a batch of regions at one activation node."""
+        out, batch = self._fix(batch)
+        if not batch:
+            return out
+        bd = self._bound(batch)
+        open_ = []
+        for j, r in enumerate(batch):
+            row = self._exclude(r, bd.A[j], bd.c[j], bd.margin[j])
             if row is None:
                 self.stats["pruned"] += 1
-                continue
-            children.extend(self._split(r, op, b, choice[j], l[j], u[j], lb.recorded[head][j, row]))
-        return out + children
+            else:
+                open_.append((j, r, row))
+        return out + self._branch(open_, bd)
 
     def _objectives(self, k: int) -> np.ndarray:
         """Indices, among the bounded objectives, of polytope ``k``'s rows and its combined row."""
@@ -338,76 +373,110 @@ class RegionSearch:
 
     # -- splitting ---------------------------------------------------------------------------------------
 
-    def _split(self, r: Region, op: Activation, b: np.ndarray, choice: np.ndarray, l: np.ndarray, u: np.ndarray,
-               coef: np.ndarray) -> list[Region]:
-        """Children of ``r``, one per linear piece of its most promising open neuron; the child
-        holding ``r.guide`` last (it is explored first)."""
-        open_ = np.flatnonzero(choice < 0)
+    def _branch(self, open_: list[tuple[int, Region, int]], bd: _Bounds) -> list[Region]:
+        """Split each open region ``(index in the batch, region, guiding objective)``: the children
+        of every candidate split are bounded in one batched pass, and the candidate whose worse
+        child is the furthest from being excluded the least is kept. Children are returned with
+        their boxes tightened by LP, the one holding its parent's guide point last."""
+        if not open_:
+            return []
+        op = self.net.nodes[open_[0][1].pos].op
+        b = pieces(op)[0]
+        cands = [(t, neuron, chs) for t, (j, r, row) in enumerate(open_)
+                 for neuron, chs in self._candidates(r, op, b, bd.l[j], bd.u[j], bd.coef[j, row], bd.A[j, row])]
+        flat = [ch for _, _, chs in cands for ch in chs]
+        margin = self._bound(flat).margin if flat else np.zeros((0, len(self.owner) + len(self.polys)))
+        badness = self._badness(flat, margin)
+        before = self._badness([r for _, r, _ in open_], bd.margin[[j for j, _, _ in open_]])
+        chosen: dict[int, tuple[float, list[tuple[Region, np.ndarray]], bool]] = {}
+        start = 0
+        for t, neuron, chs in cands:
+            worse = badness[start:start + len(chs)].max() if chs else 0.0
+            # an input split must make headway: halving a box can go on forever (thin strips)
+            stalled = not neuron and worse > (1 - STALL) * before[t]
+            if not stalled and (t not in chosen or worse < chosen[t][0]):
+                chosen[t] = (worse, [(ch, margin[start + i]) for i, ch in enumerate(chs)], neuron)
+            start += len(chs)
+        out = []
+        for t, (_, chs, neuron) in chosen.items():
+            parent = open_[t][1]
+            self.stats["splits"] += 1
+            self.stats["input_splits"] = self.stats.get("input_splits", 0) + (not neuron)
+            kept = [ch for ch, m in chs if not self._excluded_by_bounds(ch, m) and self._tighten(ch)]
+            self.stats["pruned"] += len(chs) - len(kept)
+            if parent.guide is not None and len(kept) > 1:
+                k = len(parent.C)
+                inside = [np.all(ch.C[k:] @ parent.guide <= ch.d[k:] + TOL * (1 + np.abs(ch.d[k:])))
+                          and np.all((ch.lo <= parent.guide) & (parent.guide <= ch.hi)) for ch in kept]
+                kept.append(kept.pop(int(np.argmax(inside))))
+            out.extend(kept)
+        return out
+
+    def _badness(self, regions: list[Region], margin: np.ndarray) -> np.ndarray:
+        """How far each region is from being excluded: the sum over its remaining polytopes of the
+        best objective's shortfall (0 when excluded); margins (B, R + P) -> (B,)."""
+        out = np.zeros(len(regions))
+        for k in range(len(self.polys)):
+            best = margin[:, self._objectives(k)].max(axis=1)
+            alive = np.array([r.alive[k] for r in regions], dtype=bool)
+            out += np.where(alive, np.maximum(-best, 0.0), 0.0)
+        return out
+
+    def _candidates(self, r: Region, op: Activation, b: np.ndarray, l: np.ndarray, u: np.ndarray,
+                    coef: np.ndarray, grad: np.ndarray):
+        """Candidate splits of region ``r`` as ``(is a neuron split, children)``: the open neurons
+        with the largest share of the bound's looseness (``|coef| x`` their relaxation's gap) and
+        the input variables with the largest ``|grad| x`` width (the smear of the guiding objective)."""
+        open_ = np.flatnonzero(r.choice < 0)
         rel = relax(op, l[open_], u[open_])
         ds, db = rel.hi_slope - rel.lo_slope, rel.hi_bias - rel.lo_bias
         gap = np.maximum(ds * l[open_] + db, ds * u[open_] + db)
-        order = open_[np.argsort(-np.abs(coef[open_]) * gap, kind="stable")]
-        W = np.vstack([r.wlo, r.whi] + ([r.guide[None]] if r.guide is not None else []))
-        W = W[~np.isnan(W[:, 0])]
-        lp = None
-        for i in order:
+        for i in open_[np.argsort(-np.abs(coef[open_]) * gap, kind="stable")[:NEURON_CANDIDATES]]:
             jl, jh = (int(v[0]) for v in piece_range(b, l[i:i + 1], u[i:i + 1], TOL))
-            vals = r.center[i] + W @ r.basis[i]
-            if not (W.shape[0] and piece_lo(b, vals.min(), TOL) <= jl and piece_hi(b, vals.max(), TOL) >= jh):
-                # no known points of the region reach both ends of the range: find its exact range
-                lp = lp or LinearProgram(r.C, r.d, r.lo, r.hi)
-                self.stats["range_lps"] += 2
-                lo_r, hi_r = lp.minimize(r.basis[i]), lp.maximize(r.basis[i])
-                if LPStatus.INFEASIBLE in (lo_r.status, hi_r.status):
-                    return []
-                if lo_r.status is LPStatus.OPTIMAL and hi_r.status is LPStatus.OPTIMAL:
-                    jl = max(jl, min(int(piece_lo(b, lo_r.value + r.center[i], TOL)), jh))
-                    jh = min(jh, max(int(piece_hi(b, hi_r.value + r.center[i], TOL)), jl))
-                    W = np.vstack([W, lo_r.x[None], hi_r.x[None]])
-            if jl == jh:
-                r.choice[i] = jl
+            v, c = r.basis[i], r.center[i]
+            children = []
+            for j in range(jl, jh + 1):
+                A, rhs = [], []
+                if j > jl:
+                    A.append(-v)
+                    rhs.append(c - b[j - 1])
+                if j < jh:
+                    A.append(v)
+                    rhs.append(b[j] - c)
+                child = self._child(r, i, j, np.array(A), np.array(rhs))
+                if child is not None:
+                    children.append(child)
+            yield True, children
+        width = r.hi - r.lo
+        smear = np.abs(grad) * width
+        for d in np.argsort(-smear)[:INPUT_CANDIDATES]:
+            if smear[d] <= 0 or width[d] <= TOL * (1 + np.abs(r.lo[d])):
                 continue
-            break
-        else:
-            return [r]  # every open neuron has one piece on the region: move on without splitting
-        v, c = r.basis[i], r.center[i]
-        self.stats["splits"] += 1
-        children = []
-        for j in range(jl, jh + 1):
-            A, rhs = [], []
-            if j > jl:
-                A.append(-v)
-                rhs.append(c - b[j - 1])
-            if j < jh:
-                A.append(v)
-                rhs.append(b[j] - c)
-            child = self._child(r, i, j, np.array(A), np.array(rhs))
-            if child is not None:
-                children.append(child)
-        if r.guide is not None and len(children) > 1:
-            k = len(r.C)
-            inside = [np.all(ch.C[k:] @ r.guide <= ch.d[k:] + TOL * (1 + np.abs(ch.d[k:]))) for ch in children]
-            children.append(children.pop(int(np.argmax(inside))))
-        return children
+            e = np.zeros(r.lo.size)
+            e[d] = 1.0
+            mid = (r.lo[d] + r.hi[d]) / 2
+            yield False, [ch for ch in (self._child(r, -1, -1, e[None], np.array([mid])),
+                                        self._child(r, -1, -1, -e[None], np.array([-mid]))) if ch is not None]
 
     def _child(self, r: Region, unit: int, piece: int, A: np.ndarray, rhs: np.ndarray) -> Region | None:
-        """``r`` with neuron ``unit`` fixed to ``piece`` by the rows ``A a <= rhs``; None if empty."""
+        """``r`` cut by the rows ``A a <= rhs``, with neuron ``unit`` fixed to ``piece`` (none if
+        ``unit`` is -1: an input split); None if the box contraction shows it empty."""
         lo, hi = _contract(r.lo, r.hi, A, rhs)
         if np.any(lo > hi + TOL * (1 + np.abs(hi))):
             return None
         choice = r.choice.copy()
-        choice[unit] = piece
+        if unit >= 0:
+            choice[unit] = piece
         ok = lambda W: np.all(W @ A.T <= rhs + TOL * (1 + np.abs(rhs)), axis=1)
         wlo = np.where(ok(r.wlo)[:, None], r.wlo, np.nan)
         whi = np.where(ok(r.whi)[:, None], r.whi, np.nan)
         return Region(r.pos, r.center, r.basis, choice, np.vstack([r.C, A]), np.concatenate([r.d, rhs]),
-                      lo, np.maximum(hi, lo), r.alive.copy(), r.weights, dict(r.prior), wlo, whi,
-                      loose=self.settings.star_box_lp)
+                      lo, np.maximum(hi, lo), r.alive.copy(), r.weights, dict(r.prior), wlo, whi)
 
     def _tighten(self, r: Region) -> bool:
         """LP-tighten the box sides whose witness is unknown; False if the region is empty."""
         todo = [(W, i) for W in (r.wlo, r.whi) for i in np.flatnonzero(np.isnan(W[:, 0]))]
-        if not todo:
+        if not todo or not self.settings.star_box_lp:
             return True
         lp = LinearProgram(r.C, r.d, r.lo, r.hi)
         m = r.lo.size
