@@ -3,9 +3,10 @@
 ``nnreach bench INSTANCES.csv`` reads rows ``onnx,vnnlib,timeout`` (paths relative to the CSV's
 folder; a header row, blank lines and ``#`` comments are skipped) and runs, per row::
 
-    <python> -m nnreach.cli verify MODEL SPEC --timeout T --method M --result-file TMP
+    <python> -m nnreach.cli verify MODEL SPEC --timeout T --method M --jobs J --result-file TMP
 
-with ``T = timeout * timeout_scale``. The time of a row is the wall time of that process, start-up
+with ``T = timeout * timeout_scale`` and ``J`` the cores left to each row (all of them with
+``--jobs 1``, one each when as many rows run at once as there are cores). The time of a row is the wall time of that process, start-up
 included. A process still running at ``T + grace`` is killed with its whole process group and the row
 counts as ``timeout``. The verdict is the last stdout line; exit code 1 or 2 (or output without a
 verdict) makes the row an ``error``, reported with the last stderr line.
@@ -114,6 +115,7 @@ class Options:
         grace: seconds past the (scaled) timeout before a process group is killed.
         peer_cmd: shell command template of another verifier, or None.
         command: the verifier's argv prefix; the default runs this package with this interpreter.
+        row_jobs: worker processes each row's verifier may use (``--jobs``).
         env: extra environment variables for every process, as ``(name, value)`` pairs.
     """
 
@@ -122,6 +124,7 @@ class Options:
     grace: float = 5.0
     peer_cmd: str | None = None
     command: tuple[str, ...] = (sys.executable, "-m", "nnreach.cli", "verify")
+    row_jobs: int = 1
     env: tuple[tuple[str, str], ...] = ()
 
 
@@ -327,7 +330,7 @@ def _failure(ex: _Exit, who: str) -> str:
 def _run_ours(row: Row, options: Options, limit: float, tmp: Path, env: dict[str, str]) -> Run:
     result_file = tmp / "nnreach.txt"
     cmd = [*options.command, row.model_path, row.spec_path, "--timeout", repr(limit),
-           "--method", options.method, "--result-file", str(result_file)]
+           "--method", options.method, "--jobs", str(options.row_jobs), "--result-file", str(result_file)]
     ex = _run_process(cmd, limit + options.grace, env)
     if ex.killed:
         return Run("timeout", ex.seconds, f"killed after {ex.seconds:.1f} s")

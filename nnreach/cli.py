@@ -77,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--method", default="auto", choices=sorted(METHODS), help="verification method")
     v.add_argument("--result-file", metavar="PATH", help="write the verdict in VNN-COMP format")
     v.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
+    v.add_argument("--jobs", type=_count, default=None, metavar="N",
+                   help="worker processes for one search (default: all cores)")
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
     i.add_argument("model")
@@ -191,7 +193,10 @@ def _cmd_verify(args) -> int:
             signal.signal(signal.SIGALRM, _alarm)
             signal.setitimer(signal.ITIMER_REAL, remaining + 0.5)
         try:
-            result = verify(problem, args.method, timeout=remaining, settings=Settings(seed=args.seed))
+            from .parallel.local import available_cores
+
+            jobs = args.jobs or available_cores()
+            result = verify(problem, args.method, timeout=remaining, settings=Settings(seed=args.seed, jobs=jobs))
         except Timeout:
             result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
         finally:
@@ -214,8 +219,10 @@ def _cmd_bench(args) -> int:
     if args.jobs > 1:  # parallel rows: one BLAS thread each, unless the caller chose otherwise
         env = tuple((k, "1") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
                     if k not in os.environ)
+    from .parallel.local import available_cores
+
     options = Options(method=args.method, timeout_scale=args.timeout_scale, grace=args.grace,
-                      peer_cmd=args.peer_cmd, env=env)
+                      peer_cmd=args.peer_cmd, env=env, row_jobs=max(1, available_cores() // args.jobs))
 
     def _terminate(_signum, _frame):  # end the rows' process groups too (see bench.stop_running)
         raise KeyboardInterrupt

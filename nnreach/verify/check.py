@@ -47,6 +47,11 @@ def _session(model_path: str):
         return None
 
 
+def drop_sessions() -> None:
+    """Forget the cached onnxruntime sessions (a forked worker must make its own)."""
+    _session.cache_clear()
+
+
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 
 

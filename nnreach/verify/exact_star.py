@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from functools import partial
+
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network
 from ..network.simplify import simplify
@@ -43,6 +45,8 @@ from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample, Result, Status
 from .settings import Settings
+from ..parallel.chunks import search_with_workers
+from ..parallel.local import LocalWorkers
 from .star_search import is_chain
 from .star_search import search as search_chain
 
@@ -191,6 +195,8 @@ def exact_star(problem: Problem, settings: Settings, deadline: Deadline) -> Resu
     net = simplify(problem.network)
     stats: dict = {}
     walk = search_chain if is_chain(net) else search
+    if walk is search_chain and settings.jobs > 1:
+        walk = partial(search_with_workers, workers=lambda job: LocalWorkers(job, settings.jobs))
     unknown = False
     for index in range(len(problem.properties)):
         out = walk(problem, net, index, settings, deadline, stats)

@@ -20,6 +20,8 @@ class Settings:
         batch: how many sub-problems branch-and-bound bounds in one vectorised pass.
         star_box_lp: exact-star tightens the box of every new region by LP (two per side that the new
             constraint cuts off), which sharpens the bounds of its descendants.
+        jobs: worker processes a single search may use (exact-star on chain networks); 1 searches in
+            the calling process only.
         min_split_width: branch-and-bound gives up on a box (UNKNOWN) once all its sides are below this
             fraction of the original box's sides.
     """
@@ -31,6 +33,7 @@ class Settings:
     proof_margin: float = 1e-9
     batch: int = 1024
     star_box_lp: bool = True
+    jobs: int = 1
     min_split_width: float = 1e-9
 
     def __post_init__(self):
@@ -39,6 +42,8 @@ class Settings:
                 raise ValueError(f"Settings.{name} must be >= 0")
         if self.batch < 1:
             raise ValueError("Settings.batch must be >= 1")
+        if self.jobs < 1:
+            raise ValueError("Settings.jobs must be >= 1")
 
     @classmethod
     def quick(cls) -> "Settings":

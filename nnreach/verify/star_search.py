@@ -39,6 +39,7 @@ counterexample candidate, which must be confirmed by execution (:mod:`.check`); 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,8 +168,9 @@ class RegionSearch:
 
     # -- entry --------------------------------------------------------------------------------------
 
-    def run(self) -> Counterexample | Status:
-        """A confirmed counterexample, HOLDS, or UNKNOWN (a leaf met an unsafe polytope at round-off level)."""
+    def roots(self) -> list[Region] | Counterexample | Status:
+        """The first regions of the search (the input box moved to the first activation node), or
+        the decision when there is nothing to search."""
         if any(p.A.shape[0] == 0 for p in self.polys):  # the whole output space is unsafe
             ce = confirm(self.problem, self.index, self.prop.input_box.center)
             return ce if ce is not None else Status.UNKNOWN
@@ -177,10 +179,18 @@ class RegionSearch:
                       self.x0.pred_lb.copy(), self.x0.pred_ub.copy(), np.ones(len(self.polys), dtype=bool),
                       1.0 / np.bincount(self.owner)[self.owner], {},
                       *_box_witnesses(self.x0.pred_lb, self.x0.pred_ub))
-        stack = self._advance([root])
+        return self._advance([root])
+
+    def drain(self, stack: list[Region], until: float | None = None) -> Counterexample | list[Region]:
+        """Search the regions of ``stack`` (depth-first, in batches) until none is left or, if
+        ``until`` is given, until ``time.monotonic()`` passes it. Returns a confirmed
+        counterexample or the regions left (empty when done); ``self.unconfirmed`` records
+        unconfirmed meetings."""
         try:
             while stack:
                 self.deadline.check()
+                if until is not None and time.monotonic() > until:
+                    return stack
                 batch = _pop_batch(stack, self.settings.batch)
                 if batch[0].pos == len(self.net.nodes):
                     for r in batch:
@@ -189,6 +199,16 @@ class RegionSearch:
                 stack.extend(self._step(batch))
         except _Found as found:
             return found.counterexample
+        return stack
+
+    def run(self) -> Counterexample | Status:
+        """A confirmed counterexample, HOLDS, or UNKNOWN (a leaf met an unsafe polytope at round-off level)."""
+        stack = self.roots()
+        if not isinstance(stack, list):
+            return stack
+        out = self.drain(stack)
+        if isinstance(out, Counterexample):
+            return out
         return Status.UNKNOWN if self.unconfirmed else Status.HOLDS
 
     # -- moving through affine layers --------------------------------------------------------------

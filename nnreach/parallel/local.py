@@ -1,0 +1,50 @@
+"""Worker processes on this machine for region searches (forked, one BLAS thread each)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from ..verify.star_search import Region
+from .chunks import SearchJob, search_chunk
+
+_JOB: SearchJob | None = None
+
+
+def _start_worker(job: SearchJob) -> None:
+    global _JOB
+    _JOB = job
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # the workers share the cores: no BLAS threads of their own
+    from ..verify import check
+
+    check.drop_sessions()  # onnxruntime sessions made before the fork are not to be used in a child
+
+
+def _search(chunk: list[Region], seconds: float | None):
+    return search_chunk(_JOB, chunk, seconds)
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class LocalWorkers:
+    """``workers`` forked processes searching chunks of one job; use as a context manager."""
+
+    def __init__(self, job: SearchJob, workers: int):
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_start_worker, initargs=(job,))
+        self.workers = workers
+
+    def submit(self, chunk: list[Region], seconds: float | None) -> Future:
+        return self._pool.submit(_search, chunk, seconds)
+
+    def __enter__(self) -> LocalWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
