@@ -24,13 +24,14 @@ fixed too. Regions are processed in batches of those standing at the same node:
 3. The minimiser of that LP is executed (an attack on every region, so counterexamples are found
    early), and the region is split. Candidates: its open neuron with the largest share of the
    bound's looseness (``|coefficient| x`` the gap of its relaxation; one child per linear piece, each
-   with one more constraint) and the ``INPUT_CANDIDATES`` input variables with the largest
-   ``|coefficient| x`` width (halving the box). The children of all candidates of the batch are
+   with one more constraint) and, for at most ``LOW_DIMENSION`` input variables, the
+   ``INPUT_CANDIDATES`` ones with the largest ``|coefficient| x`` width (halving the box). The children of all candidates of the batch are
    bounded in one more batched pass, and the candidate whose worse child is closest to exclusion is
    taken (an input split only if it gains ``STALL`` on its parent, since halving can go on forever).
-   Children are contracted by interval reasoning and then, when ``Settings.star_box_lp`` allows, by
-   LP (a feasible point per box side is kept, so only sides a new constraint cuts off are
-   recomputed); the child holding the LP minimiser is explored first.
+   Children are contracted by interval reasoning and then, when ``Settings.star_box_lp`` allows and
+   there are at most ``LOW_DIMENSION`` input variables, by LP (a feasible point per box side is
+   kept, so only sides a new constraint cuts off are recomputed); the child holding the LP
+   minimiser is explored first.
 
 Leaves are linear regions; a polytope that meets a leaf yields the leaf's deepest point in it as a
 counterexample candidate, which must be confirmed by execution (:mod:`.check`); an unconfirmed meeting
@@ -62,6 +63,9 @@ NEURON_CANDIDATES = 1
 """Open neurons considered for each split, those with the largest share of the bound's looseness."""
 INPUT_CANDIDATES = 3
 """Input variables considered for each split (halving the region's box along one)."""
+LOW_DIMENSION = 32
+"""Regions with more input variables than this are neither split along inputs nor given LP-tightened
+boxes (each costs two LPs per variable); their constraints still enter every LP."""
 STALL = 0.01
 """An input split is only taken if its worse child is this fraction closer to exclusion than its parent."""
 TOL = 1e-9
@@ -469,7 +473,7 @@ class RegionSearch:
             yield True, children
         width = r.hi - r.lo
         smear = np.abs(grad) * width
-        for d in np.argsort(-smear)[:INPUT_CANDIDATES]:
+        for d in np.argsort(-smear)[:INPUT_CANDIDATES if r.lo.size <= LOW_DIMENSION else 0]:
             if smear[d] <= 0 or width[d] <= TOL * (1 + np.abs(r.lo[d])):
                 continue
             e = np.zeros(r.lo.size)
@@ -496,7 +500,7 @@ class RegionSearch:
     def _tighten(self, r: Region) -> bool:
         """LP-tighten the box sides whose witness is unknown; False if the region is empty."""
         todo = [(W, i) for W in (r.wlo, r.whi) for i in np.flatnonzero(np.isnan(W[:, 0]))]
-        if not todo or not self.settings.star_box_lp:
+        if not todo or not self.settings.star_box_lp or r.lo.size > LOW_DIMENSION:
             return True
         lp = LinearProgram(r.C, r.d, r.lo, r.hi)
         m = r.lo.size
@@ -537,7 +541,10 @@ class RegionSearch:
 
 
 def _box_witnesses(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Points of a plain box attaining each side: the center moved to that side."""
+    """Points of a plain box attaining each side: the center moved to that side (none above
+    ``LOW_DIMENSION`` variables, where boxes are not tightened)."""
+    if lo.size > LOW_DIMENSION:
+        return np.zeros((0, lo.size)), np.zeros((0, lo.size))
     mid = (lo + hi) / 2
     wlo, whi = np.tile(mid, (lo.size, 1)), np.tile(mid, (lo.size, 1))
     np.fill_diagonal(wlo, lo)
