@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
     v.add_argument("--jobs", type=_count, default=None, metavar="N",
                    help="worker processes for one search (default: all cores)")
+    v.add_argument("--ray", metavar="ADDRESS",
+                   help="share the search among the CPUs of a Ray cluster: 'local' starts one here, "
+                        "'auto' or HOST:PORT joins a running one")
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
     i.add_argument("model")
@@ -99,7 +102,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", metavar="CSV", help="write one row per instance as it finishes")
     b.add_argument("--timeout-scale", type=_positive, default=1.0, metavar="F", help="multiply every timeout")
     b.add_argument("--method", default="auto", choices=sorted(METHODS), help="verification method")
-    b.add_argument("--jobs", type=_count, default=1, metavar="N", help="rows run at once")
+    b.add_argument("--jobs", type=_count, default=None, metavar="N", help="rows run at once (default: all cores)")
+    b.add_argument("--ray", metavar="ADDRESS",
+                   help="run the rows as Ray tasks: 'local' starts a Ray instance here, 'auto' or "
+                        "HOST:PORT joins a running cluster (files must be at the same paths on every node)")
     b.add_argument("--peer-cmd", metavar="TEMPLATE",
                    help="another verifier, run after nnreach on each row: a shell command with "
                         "{onnx} {vnnlib} {timeout} {result} (VNN-COMP result file)")
@@ -196,7 +202,8 @@ def _cmd_verify(args) -> int:
             from .parallel.local import available_cores
 
             jobs = args.jobs or available_cores()
-            result = verify(problem, args.method, timeout=remaining, settings=Settings(seed=args.seed, jobs=jobs))
+            settings = Settings(seed=args.seed, jobs=jobs, ray=args.ray)
+            result = verify(problem, args.method, timeout=remaining, settings=settings)
         except Timeout:
             result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
         finally:
@@ -214,15 +221,24 @@ def _cmd_verify(args) -> int:
 
 def _cmd_bench(args) -> int:
     from .bench import Options, executor_for, run_benchmark
-
-    env: tuple[tuple[str, str], ...] = ()
-    if args.jobs > 1:  # parallel rows: one BLAS thread each, unless the caller chose otherwise
-        env = tuple((k, "1") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-                    if k not in os.environ)
     from .parallel.local import available_cores
 
+    if args.ray is not None:
+        from .parallel.ray_tasks import RayExecutor, connect
+
+        if args.jobs is not None:
+            raise InputError("--jobs and --ray exclude each other: with --ray every CPU of the cluster runs rows")
+        print(f"ray: {connect(args.ray)} CPUs", flush=True)
+        executor, row_jobs = RayExecutor(), 1  # one CPU per row task
+    else:
+        rows_at_once = args.jobs or available_cores()
+        executor, row_jobs = executor_for(rows_at_once), max(1, available_cores() // rows_at_once)
+    env: tuple[tuple[str, str], ...] = ()
+    if row_jobs < available_cores():  # rows share the cores: one BLAS thread each, unless the caller chose otherwise
+        env = tuple((k, "1") for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+                    if k not in os.environ)
     options = Options(method=args.method, timeout_scale=args.timeout_scale, grace=args.grace,
-                      peer_cmd=args.peer_cmd, env=env, row_jobs=max(1, available_cores() // args.jobs))
+                      peer_cmd=args.peer_cmd, env=env, row_jobs=row_jobs)
 
     def _terminate(_signum, _frame):  # end the rows' process groups too (see bench.stop_running)
         raise KeyboardInterrupt
@@ -230,7 +246,7 @@ def _cmd_bench(args) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return run_benchmark(args.instances, options=options, expected=args.expected, out=args.out,
-                             resume=args.resume, executor=executor_for(args.jobs))
+                             resume=args.resume, executor=executor)
     finally:
         signal.signal(signal.SIGTERM, previous)
 

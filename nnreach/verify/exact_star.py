@@ -26,9 +26,9 @@ Reference: Tran et al., Star-Based Reachability Analysis of Deep Neural Networks
 
 from __future__ import annotations
 
-import numpy as np
-
 from functools import partial
+
+import numpy as np
 
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network
@@ -195,7 +195,12 @@ def exact_star(problem: Problem, settings: Settings, deadline: Deadline) -> Resu
     net = simplify(problem.network)
     stats: dict = {}
     walk = search_chain if is_chain(net) else search
-    if walk is search_chain and settings.jobs > 1:
+    if walk is search_chain and settings.ray is not None:
+        from ..parallel.ray_tasks import RayWorkers, connect
+
+        cpus = connect(settings.ray)
+        walk = partial(search_with_workers, workers=lambda job: RayWorkers(job, cpus))
+    elif walk is search_chain and settings.jobs > 1:
         walk = partial(search_with_workers, workers=lambda job: LocalWorkers(job, settings.jobs))
     unknown = False
     for index in range(len(problem.properties)):

@@ -22,6 +22,8 @@ class Settings:
             constraint cuts off), which sharpens the bounds of its descendants.
         jobs: worker processes a single search may use (exact-star on chain networks); 1 searches in
             the calling process only.
+        ray: address of a Ray cluster (``"local"`` starts one here) whose CPUs share a single search
+            instead of local worker processes (see :mod:`nnreach.parallel.ray_tasks`), or None.
         min_split_width: branch-and-bound gives up on a box (UNKNOWN) once all its sides are below this
             fraction of the original box's sides.
     """
@@ -34,6 +36,7 @@ class Settings:
     batch: int = 1024
     star_box_lp: bool = True
     jobs: int = 1
+    ray: str | None = None
     min_split_width: float = 1e-9
 
     def __post_init__(self):

@@ -41,7 +41,7 @@ counterexample candidate, which must be confirmed by execution (:mod:`.check`); 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -120,6 +120,13 @@ class Region:
     wlo: np.ndarray
     whi: np.ndarray
     guide: np.ndarray | None = None
+
+    def writable(self) -> Region:
+        """This region, with copies of any read-only arrays (regions deserialised without copying,
+        as from Ray's object store, arrive read-only; the search updates some arrays in place)."""
+        frozen = {f.name: np.array(v) for f in fields(self)
+                  if isinstance(v := getattr(self, f.name), np.ndarray) and not v.flags.writeable}
+        return replace(self, **frozen)  # ``prior`` entries are never written
 
 
 @dataclass(frozen=True, slots=True)

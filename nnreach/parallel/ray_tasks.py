@@ -1,0 +1,114 @@
+"""Ray tasks: benchmark rows and chunks of one region search on a Ray cluster.
+
+``connect("local")`` starts a Ray instance on this machine; any other address (``"auto"``,
+``"ray://host:10001"``, ``"host:6379"``) joins a running cluster as ``ray.init(address=...)`` does.
+Ray is an optional dependency (``pip install nnreach[ray]``); without it :func:`connect` raises an
+InputError saying so.
+
+Lost work is retried, never duplicated: every task is a pure function of its arguments (a benchmark
+row runs the verifier in a fresh process; a chunk search starts from the regions it was given), Ray
+runs a task again when its worker dies (``max_retries``), and the driver consumes each task's result
+exactly once, as it completes.
+
+On a cluster the model and property files must be readable at the same paths on every node (a shared
+file system), as the rows name them by absolute path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from typing import TypeVar
+
+from ..errors import InputError
+from ..verify.star_search import Region
+from .chunks import SearchJob, search_chunk
+
+RETRIES = 3
+"""Times Ray runs a task again after its worker died."""
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--ray needs Ray: pip install 'nnreach[ray]'") from None
+    return ray
+
+
+def connect(address: str, cpus: int | None = None) -> int:
+    """Join (or, for ``"local"``, start) a Ray cluster once per process; returns its CPU count.
+
+    Raises:
+        InputError: Ray is not installed, or no cluster answers at ``address``.
+    """
+    ray = _ray()
+    if not ray.is_initialized():
+        options = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            if address == "local":
+                ray.init(num_cpus=cpus, **options)
+            else:
+                ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise InputError(f"cannot connect to the Ray cluster at {address!r}: {e}") from None
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _call(fn: Callable[[T], R], item: T) -> R:
+    return fn(item)
+
+
+class RayExecutor:
+    """Maps a function over items as Ray tasks, one CPU each, yielding ``(index, result)`` pairs as
+    tasks finish (the bench executor interface). Call :func:`connect` first."""
+
+    def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
+        ray = _ray()
+        task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_call)
+        fn_ref = ray.put(fn)
+        index = {task.remote(fn_ref, item): i for i, item in enumerate(items)}
+        pending = list(index)
+        try:
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    yield index[ref], ray.get(ref)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+
+def _search(job: SearchJob, chunk: list[Region], seconds: float | None):
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # the tasks share the cores: no BLAS threads of their own
+        return search_chunk(job, [r.writable() for r in chunk], seconds)
+
+
+class RayWorkers:
+    """Chunks of one region search as Ray tasks; the job is put in the object store once.
+    Same interface as :class:`nnreach.parallel.local.LocalWorkers`. Call :func:`connect` first."""
+
+    def __init__(self, job: SearchJob, workers: int):
+        ray = _ray()
+        self._ray = ray
+        self._task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_search)
+        self._job = ray.put(job)
+        self._refs: list = []
+        self.workers = workers
+
+    def submit(self, chunk: list[Region], seconds: float | None) -> Future:
+        ref = self._task.remote(self._job, chunk, seconds)
+        self._refs.append(ref)
+        return ref.future()
+
+    def __enter__(self) -> RayWorkers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for ref in self._refs:
+            self._ray.cancel(ref, force=True)

@@ -1,0 +1,93 @@
+"""Ray execution: benchmark rows and region-search chunks as tasks on a local 2-CPU Ray cluster give
+the verdicts of local runs, and a worker that dies mid-task loses no result and duplicates none."""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnreach.network import ops
+from nnreach.network.simplify import simplify
+from nnreach.parallel.chunks import search_with_workers
+from nnreach.verify.deadline import Deadline
+from nnreach.verify.problem import Problem
+from nnreach.verify.result import Counterexample, Status
+from nnreach.verify.settings import Settings
+
+from ..test_bench import counts, last_line, run_cli, test_csv  # noqa: F401 (test_csv is a fixture)
+from ..verify import oracle
+from ..verify.test_complete import _instances
+
+ray = pytest.importorskip("ray")
+
+from nnreach.parallel.ray_tasks import RayExecutor, RayWorkers, connect  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+    assert connect("local", cpus=2) == 2
+    yield
+    ray.shutdown()
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def _die_once(item: tuple[int, str]) -> tuple[int, int]:
+    """The first attempt at item 3 kills its worker process; a retry returns normally."""
+    k, marker = item
+    if k == 3 and not os.path.exists(marker):
+        Path(marker).write_text(str(os.getpid()))
+        os._exit(1)
+    return k, os.getpid()
+
+
+def test_executor_returns_every_result_once():
+    got = sorted(RayExecutor().map_unordered(_double, list(range(7))))
+    assert got == [(i, 2 * i) for i in range(7)]
+
+
+def test_a_killed_worker_is_retried_and_nothing_is_lost_or_doubled(tmp_path):
+    marker = str(tmp_path / "died")
+    items = [(k, marker) for k in range(6)]
+    got = list(RayExecutor().map_unordered(_die_once, items))
+    assert Path(marker).exists()  # the worker really died once
+    assert sorted(i for i, _ in got) == list(range(6))  # each index exactly once
+    assert all(res[0] == items[i][0] for i, res in got)
+    dead = int(Path(marker).read_text())
+    assert dict(got)[3][1] != dead  # item 3's result came from another worker process
+
+
+def test_region_search_chunks_as_ray_tasks_agree_with_brute_force():
+    for net, prop in _instances(ops.Relu(), 6, seed=21):
+        net = simplify(net)
+        problem = Problem(net, (prop,))
+        truth = oracle.violated(net, prop)
+        out = search_with_workers(problem, net, 0, Settings(), Deadline(60), {},
+                                  lambda job: RayWorkers(job, 2), warmup=0.0)
+        assert isinstance(out, Counterexample) == truth and (truth or out is Status.HOLDS)
+
+
+def _verdicts(path: Path) -> list[tuple[str, str, str]]:
+    with path.open() as f:
+        return sorted((r["onnx"], r["vnnlib"], r["verdict"]) for r in csv.DictReader(f))
+
+
+def test_bench_rows_on_ray_match_the_local_run(capsys, test_csv, tmp_path):  # noqa: F811
+    instances, expected = test_csv
+    results = {}
+    for mode, extra in (("local", ("--jobs", "2")), ("ray", ("--ray", "local"))):
+        out_csv = tmp_path / f"{mode}.csv"
+        code, out, err = run_cli(capsys, instances, "--expected", expected, "--out", out_csv, *extra)
+        assert code == 0, out + err
+        c = counts(last_line(out))
+        assert c["total"] == 5 and c["wrong"] == 0
+        results[mode] = _verdicts(out_csv)
+    assert "ray: 2 CPUs" in out
+    assert results["ray"] == results["local"]
