@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Speed-up from running rows side by side: the 45 ACAS Xu property-2 rows with `--jobs 1` (one row at
+# a time, its search shared by all cores) and with `--jobs 2` (two rows at once, one core each), same
+# verdicts expected; then one instance (ACAS Xu 1_1 prop_6) searched by 1 and by 2 worker processes.
+# Prints wall times and ratios. Extra arguments go to both `nnreach bench` runs (e.g. --timeout-scale).
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+folder=$BENCHMARKS/acasxu
+[[ -d $folder ]] || { echo "parallel: benchmark folder not found: $folder" >&2; exit 2; }
+mkdir -p "$OUT"
+csv=$OUT/acasxu_prop2.instances.csv
+grep -F ",prop_2.vnnlib," "$folder/acasxu_instances.csv" | sed "s#^#$folder/#; s#,\([^,]*\),#,$folder/\1,#" > "$csv"
+
+wall() { local t0; t0=$(date +%s.%N); "$@" > /dev/null; python3 -c "import time; print(f'{time.time() - $t0:.1f}')"; }
+declare -A seconds
+for jobs in 1 2; do
+    echo "== $(wc -l < "$csv") property-2 rows, --jobs $jobs" >&2
+    seconds[$jobs]=$(wall "$NNREACH" bench "$csv" --expected "$folder/expected.csv" --jobs "$jobs" \
+                          --out "$OUT/acasxu_prop2_jobs$jobs.csv" "$@")
+    echo "jobs $jobs: wall ${seconds[$jobs]} s" >&2
+done
+same=$(diff <(cut -d, -f1-3 "$OUT/acasxu_prop2_jobs1.csv" | sort) <(cut -d, -f1-3 "$OUT/acasxu_prop2_jobs2.csv" | sort) > /dev/null && echo yes || echo no)
+echo "property-2 rows: --jobs 1 ${seconds[1]} s, --jobs 2 ${seconds[2]} s, speed-up $(python3 -c "print(f'{${seconds[1]} / ${seconds[2]}:.2f}')"), same verdicts $same"
+
+model=$folder/ACASXU_run2a_1_1_batch_2000.onnx spec=$folder/prop_6.vnnlib
+for jobs in 1 2; do
+    seconds[one$jobs]=$(wall "$NNREACH" verify "$model" "$spec" --jobs "$jobs" --timeout 116)
+done
+echo "1_1 prop_6: 1 worker ${seconds[one1]} s, 2 workers ${seconds[one2]} s, speed-up $(python3 -c "print(f'{${seconds[one1]} / ${seconds[one2]}:.2f}')")"
