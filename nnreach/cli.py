@@ -64,6 +64,29 @@ def _pair(text: str) -> tuple[int, int]:
     return i, j
 
 
+def _interval(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers LO,HI, got {text!r}") from None
+    if not lo <= hi:
+        raise argparse.ArgumentTypeError(f"expected LO <= HI, got {text!r}")
+    return lo, hi
+
+
+def _verify_options(p: argparse.ArgumentParser, methods) -> None:
+    """The options of a verification run, shared by ``verify`` and ``robust``."""
+    p.add_argument("--timeout", type=_positive, default=None, metavar="S", help="time limit in seconds")
+    p.add_argument("--method", default="auto", choices=sorted(methods), help="verification method")
+    p.add_argument("--result-file", metavar="PATH", help="write the verdict in VNN-COMP format")
+    p.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
+    p.add_argument("--jobs", type=_count, default=None, metavar="N",
+                   help="worker processes for one search (default: all cores)")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="share the search among the CPUs of a Ray cluster: 'local' starts one here, "
+                        "'auto' or HOST:PORT joins a running one")
+
+
 def _parser() -> argparse.ArgumentParser:
     from .verify.api import METHODS
 
@@ -73,15 +96,20 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check a property (VNN-LIB) of a model (ONNX, .nnet, .mat)")
     v.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
     v.add_argument("spec", help="property file in VNN-LIB 1.0")
-    v.add_argument("--timeout", type=_positive, default=None, metavar="S", help="time limit in seconds")
-    v.add_argument("--method", default="auto", choices=sorted(METHODS), help="verification method")
-    v.add_argument("--result-file", metavar="PATH", help="write the verdict in VNN-COMP format")
-    v.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
-    v.add_argument("--jobs", type=_count, default=None, metavar="N",
-                   help="worker processes for one search (default: all cores)")
-    v.add_argument("--ray", metavar="ADDRESS",
-                   help="share the search among the CPUs of a Ray cluster: 'local' starts one here, "
-                        "'auto' or HOST:PORT joins a running one")
+    _verify_options(v, METHODS)
+
+    rb = sub.add_parser("robust", help="check L-inf robustness of a classifier around an image, no VNN-LIB needed")
+    rb.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
+    rb.add_argument("--image", required=True, metavar="PATH",
+                    help="the input point: .npy, .png/.jpg, or numbers in a text file (see nnreach.io.image)")
+    rb.add_argument("--eps", type=_seconds, required=True, metavar="E", help="L-inf radius (after --scale)")
+    rb.add_argument("--label", type=int, default=None, metavar="K",
+                    help="the class that must stay the largest output (default: the model's class of the image)")
+    rb.add_argument("--scale", type=_positive, default=1.0, metavar="F",
+                    help="divide the image's values by F first (255 for 8-bit pixels to [0, 1])")
+    rb.add_argument("--clip", type=_interval, default=None, metavar="LO,HI",
+                    help="intersect the ball with [LO, HI] per input (the valid pixel range)")
+    _verify_options(rb, METHODS)
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
     i.add_argument("model")
@@ -177,11 +205,7 @@ def _alarm(_signum, _frame):
 def _cmd_verify(args) -> int:
     from .io import load_model
     from .io.vnnlib import read_vnnlib
-    from .verify.api import verify
-    from .verify.deadline import Timeout
     from .verify.problem import Problem
-    from .verify.result import Result, Status
-    from .verify.settings import Settings
 
     start = time.perf_counter()
     net = load_model(args.model)
@@ -190,6 +214,41 @@ def _cmd_verify(args) -> int:
     print(f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
     print(f"spec {args.spec}: {len(props)} input region(s), "
           f"{sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
+    return _decide(problem, args, start)
+
+
+def _cmd_robust(args) -> int:
+    import numpy as np
+
+    from .io import load_model
+    from .io.image import read_image
+    from .verify.problem import Problem, linf_ball, robustness_property
+
+    start = time.perf_counter()
+    net = load_model(args.model)
+    image = read_image(args.image) / args.scale
+    if image.size != net.input_size:
+        raise InputError(f"the image has {image.size} values but the model has {net.input_size} inputs")
+    label = args.label
+    if label is None:
+        label = int(np.argmax(net.forward(image.reshape(1, -1))[0]))
+        print(f"label {label} (the model's class of the image)")
+    lo, hi = args.clip if args.clip else (None, None)
+    prop = robustness_property(linf_ball(image, args.eps, lo, hi), label, net.output_size)
+    problem = Problem(net, (prop,), str(args.model))
+    print(f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
+    print(f"robustness of class {label} within L-inf radius {args.eps:g} of {args.image}")
+    return _decide(problem, args, start)
+
+
+def _decide(problem, args, start: float) -> int:
+    """Verify ``problem`` under the ``--timeout``/``--method``/``--jobs``/``--ray``/``--seed`` options;
+    print the outcome (the verdict word last) and write ``--result-file``."""
+    from .verify.api import verify
+    from .verify.deadline import Timeout
+    from .verify.result import Result, Status
+    from .verify.settings import Settings
+
     remaining = None if args.timeout is None else args.timeout - (time.perf_counter() - start)
     if remaining is not None and remaining <= 0:
         result = Result(Status.TIMEOUT, args.method)
@@ -214,7 +273,7 @@ def _cmd_verify(args) -> int:
         print(f"counterexample (checked by {ce.checked_by}): x = {ce.x.tolist()}")
         print(f"output: y = {ce.y.tolist()}")
     if args.result_file:
-        _write_result(args.result_file, result, net.input_size)
+        _write_result(args.result_file, result, problem.network.input_size)
     print(result.status.value)
     return EXIT_OK
 
@@ -255,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     try:
         args = _parser().parse_args(argv)
-        commands = {"verify": _cmd_verify, "info": _cmd_info, "reach": _cmd_reach, "bench": _cmd_bench}
+        commands = {"verify": _cmd_verify, "robust": _cmd_robust, "info": _cmd_info, "reach": _cmd_reach,
+                    "bench": _cmd_bench}
         return commands[args.command](args)
     except InputError as e:
         print(f"nnreach: error: {e}", file=sys.stderr)

@@ -171,3 +171,80 @@ def test_reach_rejects_bad_coordinates(capsys, dims):
     code, out, err = run(capsys, "reach", str(REPO / "examples/models/tiny_relu.onnx"),
                          str(REPO / "examples/specs/tiny_holds.vnnlib"), "--out-dims", dims)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "dims" in err
+
+
+# ------------------------------------------------------------------------------- nnreach robust
+
+TINY = str(REPO / "examples/models/tiny_relu.onnx")
+
+
+def _image(tmp_path, values, name="x.npy"):
+    path = tmp_path / name
+    if name.endswith(".npy"):
+        np.save(path, np.asarray(values, dtype=np.float64))
+    else:
+        path.write_text(", ".join(map(str, values)))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["x.npy", "x.txt"])
+def test_robust_at_radius_zero_holds_for_the_predicted_class(capsys, tmp_path, name):
+    from nnreach.io import load_model
+
+    x = np.array([0.25, 0.1])
+    predicted = int(np.argmax(load_model(TINY).forward(x.reshape(1, -1))[0]))
+    code, out, err = run(capsys, "robust", TINY, "--image", _image(tmp_path, x, name), "--eps", "0")
+    assert code == 0, err
+    assert f"label {predicted} " in out and last_line(out) == "holds"
+    code, out, err = run(capsys, "robust", TINY, "--image", _image(tmp_path, x, name), "--eps", "0",
+                         "--label", str(1 - predicted), "--result-file", str(tmp_path / "r.txt"))
+    assert code == 0, err
+    assert last_line(out) == "violated"
+    assert (tmp_path / "r.txt").read_text().splitlines()[0] == "sat"
+
+
+def test_robust_scale_and_clip_shape_the_ball(capsys, tmp_path):
+    """Pixels 0..255 scaled to [0, 1]; the ball is clipped to [0, 1], so its corners stay valid."""
+    from nnreach.verify.problem import linf_ball
+
+    code, out, err = run(capsys, "robust", TINY, "--image", _image(tmp_path, [255.0, 0.0]), "--eps", "0.1",
+                         "--scale", "255", "--clip", "0,1", "--method", "interval")
+    assert code == 0, err
+    assert last_line(out) in ("holds", "unknown")
+    box = linf_ball(np.array([1.0, 0.0]), 0.1, 0.0, 1.0)
+    assert box.lo.tolist() == [0.9, 0.0] and box.hi.tolist() == [1.0, 0.1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--image", "{bad_size}", "--eps", "0.1"], "the image has 3 values but the model has 2 inputs"),
+    (["--image", "{good}", "--eps", "0.1", "--label", "7"], "label 7 is not one of the 2 outputs"),
+    (["--image", "{garbage}", "--eps", "0.1"], "cannot read image"),
+    (["--image", "{missing}", "--eps", "0.1"], "image file not found"),
+    (["--image", "{good}", "--eps", "-1"], "must be zero or more"),
+    (["--image", "{good}", "--eps", "0.1", "--clip", "1,0"], "LO <= HI"),
+    (["--image", "{nan}", "--eps", "0.1"], "non-finite"),
+])
+def test_robust_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    files = {"bad_size": _image(tmp_path, [0.1, 0.2, 0.3], "bad.npy"), "good": _image(tmp_path, [0.1, 0.2]),
+             "garbage": str(tmp_path / "g.txt"), "missing": str(tmp_path / "none.npy"),
+             "nan": _image(tmp_path, [0.1, float("nan")], "nan.npy")}
+    (tmp_path / "g.txt").write_text("0.1 zebra")
+    code, out, err = run(capsys, "robust", TINY, *[a.format(**files) for a in argv])
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_robust_matches_the_vnnlib_property_of_an_mnist_instance(benchmarks, tmp_path):
+    """The box that `robust` builds from an image equals the one the published VNN-LIB file states."""
+    from nnreach.io.vnnlib import read_vnnlib
+    from nnreach.verify.problem import linf_ball, robustness_property
+
+    spec = benchmarks / "mnistfc/prop_0_0.03.vnnlib"
+    if not spec.is_file():
+        pytest.skip(f"{spec} not found")
+    (prop,) = read_vnnlib(spec)
+    lo, hi = prop.input_box.lo, prop.input_box.hi
+    interior = (lo > 0) & (hi < 1)
+    center = np.where(interior, (lo + hi) / 2, np.where(lo <= 0, np.maximum(hi - 0.03, 0), np.minimum(lo + 0.03, 1)))
+    ours = robustness_property(linf_ball(center, 0.03, 0.0, 1.0), 7, 10)
+    assert np.allclose(ours.input_box.lo, lo, atol=1e-9) and np.allclose(ours.input_box.hi, hi, atol=1e-9)
+    assert len(ours.unsafe) == sum(len(p.A) for p in prop.unsafe) == 9

@@ -37,21 +37,35 @@ def complete_method(net: Network) -> tuple[str, Method] | None:
     return None
 
 
+ATTACK_SHARE = 0.25
+"""Fraction of the time left that ``auto``'s full attack may take when a complete method follows."""
+
+
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """Quick falsification, cheap bounds (interval, zonotope, back-substitution), the full attack
-    budget, then a complete method (:func:`complete_method`) when the network has one."""
+    budget (at most :data:`ATTACK_SHARE` of the time left, when a complete method follows), then a
+    complete method (:func:`complete_method`) when the network has one."""
     stats: dict = {}
-    ladder: list[tuple[str, Method, Settings]] = [("falsify", falsify, Settings.quick()),
-                                                  ("interval", bounds.interval, settings),
-                                                  ("zono", bounds.zono, settings),
-                                                  ("deeppoly", deeppoly, settings),
-                                                  ("falsify", falsify, settings)]
     complete = complete_method(problem.network)
+    share = ATTACK_SHARE if complete else 1.0
+    ladder: list[tuple[str, Method, Settings, float]] = [("falsify", falsify, Settings.quick(), 1.0),
+                                                         ("interval", bounds.interval, settings, 1.0),
+                                                         ("zono", bounds.zono, settings, 1.0),
+                                                         ("deeppoly", deeppoly, settings, 1.0),
+                                                         ("falsify", falsify, settings, share)]
     if complete:
-        ladder.append((*complete, settings))
-    for name, fn, s in ladder:
+        ladder.append((*complete, settings, 1.0))
+    for name, fn, s, fraction in ladder:
+        left = deadline.remaining()
         try:
-            r = fn(problem, s, deadline)
+            if fraction < 1.0 and left != float("inf"):
+                try:
+                    r = fn(problem, s, Deadline(fraction * left))
+                except Timeout:  # its share is spent; the next rung has the rest
+                    stats[f"{name}.stopped_after_s"] = round(fraction * left, 3)
+                    continue
+            else:
+                r = fn(problem, s, deadline)
         except UnsupportedError as e:  # a rung that does not apply to this network: noted, not fatal
             stats[f"{name}.skipped"] = str(e)
             continue

@@ -58,7 +58,16 @@ def _first_confirmed(problem: Problem, index: int, x: np.ndarray, y: np.ndarray,
 STEP_SCALES = (0.1, 0.02)
 """Initial PGD step sizes, as fractions of the box width; the restarts are shared among them."""
 POLISHED = 32
-"""End points of the attack, per unsafe polytope, whose linear region is searched by LP."""
+"""End points of the attack, per unsafe polytope, whose linear region is searched by LP, at most."""
+POLISH_WORK = 1e6
+"""Inputs times activation neurons (the size of a polishing LP) that polishing may spend per polytope:
+fewer polished points on larger networks."""
+
+
+def polish_count(net: Network, dim: int, restarts: int) -> int:
+    """How many attack end points per polytope are polished (at least one)."""
+    neurons = sum(int(np.prod(node.shape)) for node in net.nodes if isinstance(node.op, Activation))
+    return max(1, min(POLISHED, restarts, int(POLISH_WORK / max(dim * neurons, 1))))
 
 
 def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadline, stats: dict):
@@ -87,7 +96,7 @@ def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadli
             x = np.clip(x - alpha * np.sign(g), box.lo, box.hi)
             stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
         if is_chain(net):
-            for x0 in best_x[np.argsort(best_v)[:POLISHED]]:
+            for x0 in best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]:
                 ce = _polish(problem, index, poly, x0, stats)
                 if ce is not None:
                     return ce

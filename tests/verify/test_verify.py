@@ -15,6 +15,8 @@ from nnreach.verify.problem import Problem, Property, halfspace_property, linf_b
 from nnreach.verify.result import Status
 from nnreach.verify.settings import Settings
 
+from ..conftest import REPO
+
 # VNN-COMP 2021 "test" category: (model, property, expected verdict)
 TEST_ROWS = [("test_nano.onnx", "test_nano.vnnlib", "holds"), ("test_tiny.onnx", "test_tiny.vnnlib", "holds"),
              ("test_small.onnx", "test_small.vnnlib", "holds"), ("test_sat.onnx", "test_prop.vnnlib", "violated"),
@@ -129,3 +131,49 @@ def test_models_onnxruntime_cannot_load_are_checked_by_our_forward(benchmarks, c
     assert r.status is Status.VIOLATED
     assert r.counterexample.checked_by == "nnreach"
     assert "onnxruntime cannot load" in capsys.readouterr().err
+
+
+def test_polishing_shrinks_with_the_network():
+    """Few attack end points are polished by LP on image-sized networks, many on small ones."""
+    from nnreach.verify.falsify import POLISHED, polish_count
+
+    def dense(n_in, width):
+        rng = np.random.default_rng(0)
+        return Network.sequential((n_in,), [ops.Linear(rng.normal(size=(width, n_in)), np.zeros(width)), ops.Relu(),
+                                            ops.Linear(rng.normal(size=(2, width)), np.zeros(2))])
+
+    assert polish_count(dense(5, 50), 5, 512) == POLISHED
+    assert polish_count(dense(5, 50), 5, 4) == 4
+    assert polish_count(dense(784, 1024), 784, 512) == 1
+
+
+def test_auto_gives_the_full_attack_only_a_share_of_the_time(monkeypatch):
+    """With a complete method to follow, a slow full attack is cut at its share and the proof still comes."""
+    import time
+
+    from nnreach.verify import api
+    from nnreach.verify.result import Result
+
+    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
+    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])  # holds
+    given = []
+
+    def slow_falsify(problem, settings, deadline):
+        given.append(deadline.remaining())
+        if len(given) == 1:  # the quick rung
+            return Result(Status.UNKNOWN, "falsify")
+        while True:
+            deadline.check()
+            time.sleep(0.01)
+
+    def unknown(problem, settings, deadline):
+        return Result(Status.UNKNOWN, "bound")
+
+    monkeypatch.setattr(api, "falsify", slow_falsify)
+    monkeypatch.setattr(api.bounds, "interval", unknown)
+    monkeypatch.setattr(api.bounds, "zono", unknown)
+    monkeypatch.setattr(api, "deeppoly", unknown)
+    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(4.0))
+    assert r.status is Status.HOLDS and r.method.startswith("auto/")
+    assert len(given) == 2 and given[1] <= api.ATTACK_SHARE * 4.0 + 1e-6
+    assert "falsify.stopped_after_s" in r.stats
