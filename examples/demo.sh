@@ -29,3 +29,6 @@ if [ -d "$shared" ]; then
     done
 fi
 printf '\ndemo finished; result files in %s\n' "$out"
+
+section "nnreach nncs examples/nncs/acc.toml (closed loop: nonlinear ACC under a ReLU controller)"
+nnreach nncs examples/nncs/acc.toml --plot "$out/acc.png"

@@ -140,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--resume", action="store_true", help="skip the rows already in --out")
     b.add_argument("--grace", type=_seconds, default=5.0, metavar="S",
                    help="seconds past the timeout before a row's processes are killed")
+
+    from .nncs.cli import add_arguments as _nncs_arguments
+
+    _nncs_arguments(sub.add_parser("nncs", help="verify a closed loop (plant + network controller) from a TOML file"))
     return p
 
 
@@ -310,12 +314,18 @@ def _cmd_bench(args) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _cmd_nncs(args) -> int:
+    from .nncs.cli import run
+
+    return run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     try:
         args = _parser().parse_args(argv)
         commands = {"verify": _cmd_verify, "robust": _cmd_robust, "info": _cmd_info, "reach": _cmd_reach,
-                    "bench": _cmd_bench}
+                    "bench": _cmd_bench, "nncs": _cmd_nncs}
         return commands[args.command](args)
     except InputError as e:
         print(f"nnreach: error: {e}", file=sys.stderr)

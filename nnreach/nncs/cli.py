@@ -1,0 +1,87 @@
+"""``nnreach nncs``: verify closed loops described by TOML files (see :mod:`.config`).
+
+``nnreach nncs FILE.toml`` prints what it did and, last, one word: holds, violated, unknown or timeout.
+``nnreach nncs --all DIR`` runs every ``*.toml`` of DIR, each in its own process under its time limit,
+and prints a table: benchmark, verdict, expected, seconds.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def add_arguments(p) -> None:
+    """The subcommand's arguments on the argparse parser ``p``."""
+    p.add_argument("file", nargs="?", help="closed-loop TOML file")
+    p.add_argument("--all", metavar="DIR", help="run every *.toml in DIR and print a table")
+    p.add_argument("--plot", metavar="PNG", help="draw the flowpipe, the spec and simulated trajectories")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="time limit in seconds (default: options.timeout of the file, else none)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the simulations")
+
+
+def run(args) -> int:
+    """Run the subcommand; returns the exit code (0 when verdicts were produced)."""
+    if (args.file is None) == (args.all is None):
+        raise InputError("nncs: give either a TOML file or --all DIR")
+    if args.timeout is not None and not args.timeout > 0:
+        raise InputError(f"nncs: --timeout must be positive, got {args.timeout}")
+    if args.all is not None:
+        return run_all(Path(args.all), args.timeout)
+    return run_file(Path(args.file), args.plot, args.timeout, args.seed)
+
+
+def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0) -> int:
+    from .config import load_config
+    from .verdict import verify
+
+    start = time.perf_counter()
+    cfg = load_config(path)
+    pb = cfg.problem
+    limit = timeout if timeout is not None else cfg.timeout
+    print(f"{cfg.name}: {pb.loop.plant.n} states, {pb.loop.plant.m} inputs, controller "
+          f"{pb.loop.controller.input_size} -> {pb.loop.controller.output_size}, {pb.steps} steps of "
+          f"{pb.loop.period} s", flush=True)
+    remaining = None if limit is None else max(limit - (time.perf_counter() - start), 0.0)
+    out = verify(pb, remaining, seed)
+    print(f"{out.message}; {out.seconds:.2f} s", flush=True)
+    if plot:
+        from .plot import plot_outcome
+
+        print(f"plot written to {plot_outcome(cfg, out, plot)}")
+    print(out.verdict.value)
+    return 0
+
+
+def run_all(folder: Path, timeout: float | None) -> int:
+    """Each ``*.toml`` of ``folder`` in a child ``nnreach nncs`` process; prints the table."""
+    from .config import load_config
+
+    files = sorted(folder.glob("*.toml"))
+    if not files:
+        raise InputError(f"no *.toml files in {folder}")
+    rows = []
+    print(f"{'benchmark':32s} {'verdict':9s} {'expected':9s} {'seconds':>8s}", flush=True)
+    for f in files:
+        cfg = load_config(f)
+        limit = timeout if timeout is not None else cfg.timeout
+        cmd = [sys.executable, "-m", "nnreach.cli", "nncs", str(f)] + ([] if limit is None else ["--timeout", str(limit)])
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=None if limit is None else limit + 30)
+            lines = proc.stdout.strip().splitlines()
+            verdict = lines[-1] if proc.returncode == 0 and lines else "error"
+        except subprocess.TimeoutExpired:
+            verdict = "timeout"
+        seconds = time.perf_counter() - start
+        rows.append((cfg.name, verdict, cfg.expected or "-", seconds))
+        print(f"{cfg.name:32s} {verdict:9s} {cfg.expected or '-':9s} {seconds:8.1f}", flush=True)
+    wrong = sum(1 for _, v, e, _ in rows if v in ("holds", "violated") and e in ("holds", "violated") and v != e)
+    solved = sum(1 for _, v, e, _ in rows if v == e)
+    print(f"as expected {solved}/{len(rows)}, wrong {wrong}")
+    return 1 if wrong else 0

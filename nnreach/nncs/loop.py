@@ -1,0 +1,221 @@
+"""Closed loops: a plant under a network controller with zero-order hold, and their flowpipes.
+
+Every ``period`` seconds the controller reads ``z = W_in x + b_in`` (an affine map of the state),
+computes ``y = N(z)`` and the plant input ``u = W_out y + b_out`` is held until the next sample.
+
+Reachability (:func:`reach`) keeps one zonotope over the state. At each sample the controller input set
+goes through the network with nnreach's zonotope rules (DeepZ), whose output zonotope shares the
+generators of its input, so ``u`` stays correlated with ``x``: the joint set of ``(x, u, w)`` is the
+zonotope with those shared generators (``w``, the disturbance, adds its own). The plant then moves the
+joint set over the period, in ``substeps`` steps of :func:`.flow.flow_step` (continuous time) or one
+linearised map (discrete time), and the state part is the next sample's set. The generators of X0
+come first in every set and are never merged by order reduction (see :mod:`.zono`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..network.graph import Network
+from ..network.simplify import simplify
+from ..reach.propagate import iter_reach
+from ..sets.box import Box
+from ..sets.zonotope import Zonotope
+from ..verify.deadline import Deadline
+from . import zono
+from .flow import FlowError, _remainder, flow_step
+from .plant import Plant
+
+NET_ROUND_REL = 1e-9
+"""Relative margin added to the controller's output zonotope for the rounding of the network rules."""
+MAX_HALVINGS = 4
+"""A flow step whose remainder does not close is retried as two half steps, this many times deep."""
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    """A plant, a controller and the maps between them.
+
+    Attributes:
+        plant: the plant (n states, m inputs).
+        controller: the network, k inputs and p outputs.
+        period: the sampling period in seconds (also the time of one discrete plant step).
+        in_W, in_b: controller input ``W_in x + b_in``, shapes (k, n) and (k,).
+        out_W, out_b: plant input ``W_out y + b_out``, shapes (m, p) and (m,).
+    """
+
+    plant: Plant
+    controller: Network
+    period: float
+    in_W: np.ndarray
+    in_b: np.ndarray
+    out_W: np.ndarray
+    out_b: np.ndarray
+    _net: Network = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        n, m = self.plant.n, self.plant.m
+        k, p = self.controller.input_size, self.controller.output_size
+        if self.in_W.shape != (k, n) or self.in_b.shape != (k,):
+            raise InputError(f"controller input map must be ({k}, {n}) and ({k},) for a network with {k} "
+                             f"inputs and {n} states, got {self.in_W.shape} and {self.in_b.shape}")
+        if self.out_W.shape != (m, p) or self.out_b.shape != (m,):
+            raise InputError(f"controller output map must be ({m}, {p}) and ({m},) for {m} plant inputs and "
+                             f"{p} network outputs, got {self.out_W.shape} and {self.out_b.shape}")
+        if not self.period > 0:
+            raise InputError(f"the period must be positive, got {self.period}")
+        object.__setattr__(self, "_net", simplify(self.controller))
+
+    def control(self, x: np.ndarray) -> np.ndarray:
+        """Plant inputs (K, m) for states ``x`` (K, n), by the network's float64 forward pass."""
+        z = x @ self.in_W.T + self.in_b
+        y = self.controller.forward(z).reshape(x.shape[0], -1)
+        return y @ self.out_W.T + self.out_b
+
+    def control_set(self, X: Zonotope, method: str = "zono") -> Zonotope:
+        """A zonotope containing the plant inputs for every state in ``X``; its first
+        ``X.generators.shape[1]`` generators are those of ``X`` (the same factors)."""
+        z = X.affine_map(self.in_W, self.in_b)
+        y = next(iter_reach(self._net, z, method))
+        y = zono.add_box(y, NET_ROUND_REL * zono.magnitude(y) + zono.ROUND_ABS)
+        return zono.pad(y.affine_map(self.out_W, self.out_b), X.generators.shape[1])
+
+
+@dataclass(frozen=True)
+class ReachOptions:
+    """Attributes:
+        substeps: flow steps per control period (continuous plants).
+        order: zonotope order kept after each step (generators per dimension, X0's not counted).
+    """
+
+    substeps: int = 10
+    order: float = 20.0
+
+
+@dataclass(frozen=True)
+class FlowSet:
+    """A zonotope over the state containing every state reached at every time in ``[t0, t1]``."""
+
+    t0: float
+    t1: float
+    set: Zonotope
+
+
+@dataclass
+class Flowpipe:
+    """The result of :func:`reach`.
+
+    Attributes:
+        sets: time-interval sets, and the time-point sets (``t0 == t1``) at every step boundary, in time order.
+        samples: the state sets at the sample times ``k * period``, k = 0, 1, ... (as far as reached).
+        failure: None when all steps were computed; otherwise why the computation stopped.
+        direction: when a ``check`` stopped it, the direction (n,) it returned.
+    """
+
+    sets: list[FlowSet] = field(default_factory=list)
+    samples: list[Zonotope] = field(default_factory=list)
+    failure: str | None = None
+    direction: np.ndarray | None = None
+
+
+Check = Callable[[FlowSet], "np.ndarray | None"]
+"""Called on each new set; returns None to go on, or a direction (n,) to stop (a constraint not proved)."""
+
+
+def _joint(X: Zonotope, U: Zonotope, plant: Plant) -> Zonotope:
+    """The zonotope of ``(x, u, w)``: X (n, m gens), U (m_u, m + f gens, the first m shared with X)."""
+    n, mx = X.generators.shape
+    mu, mt = U.generators.shape
+    q = len(plant.disturbances)
+    G = np.zeros((n + mu + q, mt + q))
+    G[:n, :mx] = X.generators
+    G[n:n + mu, :mt] = U.generators
+    G[n + mu:, mt:] = np.diag((plant.w_hi - plant.w_lo) / 2)
+    c = np.concatenate([X.center, U.center, (plant.w_lo + plant.w_hi) / 2])
+    return Zonotope(c, G)
+
+
+def _discrete_map(field_, Y: Zonotope) -> Zonotope:
+    """A zonotope containing ``{g(y) : y in Y}``, by linearisation at the center with the Lagrange remainder."""
+    c = Y.center
+    g, J = field_.values(c, c), field_.jacobian(c, c)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rem = _remainder(field_, c, Y, (g.hi - g.lo) / 2, (J.hi - J.lo) / 2)
+    if not np.all(np.isfinite(rem)):
+        raise FlowError("the Lagrange remainder of the map is unbounded on the set")
+    out = Zonotope(g.mid, J.mid @ Y.generators)
+    return zono.with_rounding(zono.add_box(out, rem[: field_.n]))
+
+
+def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOptions(), *,
+          check: Check | None = None, deadline: Deadline | None = None) -> Flowpipe:
+    """The flowpipe of ``loop`` from every state in ``X0`` over ``steps`` control periods.
+
+    Stops early (``failure`` set) when ``check`` returns a direction or a flow step cannot be closed.
+    Raises :class:`nnreach.verify.deadline.Timeout` when ``deadline`` passes.
+    """
+    plant = loop.plant
+    n = plant.n
+    if X0.dim != n:
+        raise InputError(f"the initial set has {X0.dim} dimensions but the plant has {n} states")
+    X = zono.box_zonotope(X0.lo, X0.hi)
+    keep = n
+    pipe = Flowpipe()
+
+    def emit(fs: FlowSet) -> bool:
+        pipe.sets.append(fs)
+        d = None if check is None else check(fs)
+        if d is not None:
+            pipe.failure, pipe.direction = f"not proved at t in [{fs.t0:.4g}, {fs.t1:.4g}]", d
+            return False
+        return True
+
+    pipe.samples.append(X)
+    if not emit(FlowSet(0.0, 0.0, X)):
+        return pipe
+    h = loop.period / options.substeps
+    for k in range(steps):
+        if deadline is not None:
+            deadline.check()
+        t = k * loop.period
+        Y = _joint(X, loop.control_set(X), plant)
+        if plant.discrete:
+            try:
+                X = zono.reduce(_discrete_map(plant.field, Y), options.order, keep)
+            except FlowError as e:
+                pipe.failure = f"map at t = {t:.4g}: {e}"
+                return pipe
+            t = (k + 1) * loop.period
+            pipe.samples.append(X)
+            if not emit(FlowSet(t, t, X)):
+                return pipe
+            continue
+        todo = [(h, 0)] * options.substeps   # (step, halvings), in time order
+        guess = None
+        while todo:
+            dt, depth = todo.pop(0)
+            try:
+                s = flow_step(plant.field, Y, dt, guess)
+            except FlowError as e:
+                if depth >= MAX_HALVINGS:
+                    pipe.failure = f"flow at t = {t:.4g}: {e}"
+                    return pipe
+                todo[:0] = [(dt / 2, depth + 1)] * 2
+                guess = None
+                continue
+            guess = s.remainder * 1.2
+            Y = zono.reduce(s.point, options.order, keep)
+            if not emit(FlowSet(t, t + dt, zono.project(s.interval, n))):
+                return pipe
+            t += dt
+            if todo and not emit(FlowSet(t, t, zono.project(Y, n))):
+                return pipe
+        X = zono.project(Y, n)
+        pipe.samples.append(X)
+        if not emit(FlowSet((k + 1) * loop.period, (k + 1) * loop.period, X)):
+            return pipe
+    return pipe

@@ -1,0 +1,176 @@
+"""Verdicts for closed loops: falsify by simulation, then prove with flowpipes, splitting X0 as needed.
+
+1. Simulation (:mod:`.simulation`) from the center, corners and random points of X0, then a few rounds of
+   sampling around the trajectories closest to a violation. A trajectory that violates the spec by more
+   than :data:`.spec.VIOLATION_TOL` is simulated again alone with tolerances a hundred times tighter, and
+   only when it still violates is the verdict ``violated``.
+2. Flowpipes (:func:`.loop.reach`) checked set by set against the spec. When a set is not proved, its
+   X0 box is bisected along the coordinate whose X0 generator moves the set most in the direction of
+   the failed constraint, and both halves are tried again, up to ``max_pieces`` boxes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from ..sets.box import Box
+from ..verify.deadline import Deadline, Timeout
+from .loop import ClosedLoop, Flowpipe, ReachOptions, reach
+from .simulation import RTOL, ATOL, Trajectories, draw_disturbances, initial_points, simulate
+from .spec import VIOLATION_TOL, Spec
+
+
+class Verdict(Enum):
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    UNKNOWN = "unknown"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A closed-loop verification problem.
+
+    Attributes:
+        loop: the closed loop; X0: the initial box; steps: control periods; spec: the specification.
+        reach_options: flowpipe settings.
+        samples: trajectories simulated before reachability (half at most are corners).
+        max_pieces: the most X0 boxes that splitting may try.
+    """
+
+    loop: ClosedLoop
+    X0: Box
+    steps: int
+    spec: Spec
+    reach_options: ReachOptions = ReachOptions()
+    samples: int = 200
+    max_pieces: int = 256
+
+    @property
+    def final_time(self) -> float:
+        return self.steps * self.loop.period
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A simulated trajectory that violates the spec: ``x0`` (n,), its disturbances (steps, q), the
+    trajectory, and where it breaks the spec."""
+
+    x0: np.ndarray
+    disturbances: np.ndarray
+    trajectory: Trajectories
+    violation: float
+    message: str
+
+
+@dataclass
+class Outcome:
+    """The verdict and what supports it: the flowpipes of the boxes tried (all proved ones when
+    ``holds``), the counterexample when ``violated``, the simulations, and the time taken."""
+
+    verdict: Verdict
+    seconds: float = 0.0
+    flowpipes: list[Flowpipe] = field(default_factory=list)
+    counterexample: Counterexample | None = None
+    simulations: Trajectories | None = None
+    pieces: int = 0
+    message: str = ""
+
+
+def _confirm(problem: Problem, x0: np.ndarray, w: np.ndarray) -> Counterexample | None:
+    tr = simulate(problem.loop, x0[None], problem.steps, disturbances=w[None], rtol=RTOL / 100, atol=ATOL / 100)
+    v = float(problem.spec.robustness(tr.times, tr.states, problem.final_time)[0])
+    if v <= VIOLATION_TOL:
+        return None
+    msg = problem.spec.describe_violation(tr.times, tr.states[0], problem.final_time)
+    return Counterexample(x0, w, tr, v, msg)
+
+
+def falsify(problem: Problem, rng: np.random.Generator, deadline: Deadline,
+            rounds: int = 4) -> tuple[Counterexample | None, Trajectories]:
+    """Search a violating trajectory; returns it (or None) and the first batch of simulations."""
+    lo, hi = problem.X0.lo, problem.X0.hi
+    x0 = initial_points(lo, hi, problem.samples, rng)
+    first = None
+    for r in range(rounds + 1):
+        w = draw_disturbances(problem.loop, x0.shape[0], problem.steps, rng)
+        tr = simulate(problem.loop, x0, problem.steps, disturbances=w)
+        if first is None:
+            first = tr
+        rob = problem.spec.robustness(tr.times, tr.states, problem.final_time)
+        for k in np.argsort(-rob)[:3]:
+            if rob[k] > VIOLATION_TOL:
+                ce = _confirm(problem, x0[k], w[k])
+                if ce is not None:
+                    return ce, first
+        if r == rounds:
+            break
+        deadline.check()
+        # sample around the trajectories closest to a violation, in boxes shrinking each round
+        best = x0[np.argsort(-rob)[:8]]
+        radius = (hi - lo) / 4 / 2 ** r
+        per = max(problem.samples // 16, 4)
+        x0 = np.clip(np.repeat(best, per, axis=0) + rng.uniform(-1, 1, (best.shape[0] * per, lo.shape[0])) * radius,
+                     lo, hi)
+    return None, first
+
+
+def _split_dim(box: Box, pipe: Flowpipe) -> int:
+    """The coordinate to bisect: largest ``|d . G_k| `` over X0's generators k of the last set."""
+    G = pipe.sets[-1].set.generators[:, : box.dim]
+    score = np.abs(pipe.direction @ G) if pipe.direction is not None else np.zeros(box.dim)
+    score = np.where(box.hi > box.lo, score, -1.0)
+    if score.max() <= 0:  # no sensitivity known (e.g. the flow failed): the widest relative coordinate
+        score = np.where(box.hi > box.lo, box.hi - box.lo, -1.0)
+    return int(np.argmax(score))
+
+
+def prove(problem: Problem, deadline: Deadline) -> Outcome:
+    """Flowpipes from X0, splitting boxes that are not proved; HOLDS when all pieces are proved."""
+    spec, final = problem.spec, problem.final_time
+    todo = [problem.X0]
+    done: list[Flowpipe] = []
+    tried = 0
+    last_failure = ""
+    while todo:
+        box = todo.pop()
+        tried += 1
+        pipe = reach(problem.loop, box, problem.steps, problem.reach_options, deadline=deadline,
+                     check=lambda fs: spec.check_set(fs.set, fs.t0, fs.t1, final))
+        if pipe.failure is None:
+            done.append(pipe)
+            continue
+        last_failure = pipe.failure
+        if tried + len(todo) + 2 > problem.max_pieces or not np.any(box.hi > box.lo):
+            return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=tried,
+                           message=f"{last_failure} (after {tried} boxes)")
+        k = _split_dim(box, pipe)
+        mid = (box.lo[k] + box.hi[k]) / 2
+        left_hi, right_lo = box.hi.copy(), box.lo.copy()
+        left_hi[k], right_lo[k] = mid, mid
+        todo += [Box(right_lo, box.hi), Box(box.lo, left_hi)]
+    return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, message=f"proved with {tried} box(es)")
+
+
+def verify(problem: Problem, timeout: float | None = None, seed: int = 0) -> Outcome:
+    """Falsify, then prove. The verdict is TIMEOUT when ``timeout`` seconds pass first."""
+    start = time.perf_counter()
+    deadline = Deadline(timeout)
+    rng = np.random.default_rng(seed)
+    sims = None
+    try:
+        ce, sims = falsify(problem, rng, deadline)
+        if ce is not None:
+            out = Outcome(Verdict.VIOLATED, counterexample=ce, message=f"trajectory from x0 = "
+                          f"{np.round(ce.x0, 6).tolist()} {ce.message}")
+        else:
+            out = prove(problem, deadline)
+    except Timeout:
+        out = Outcome(Verdict.TIMEOUT, message="time limit reached")
+    out.simulations = sims
+    out.seconds = time.perf_counter() - start
+    return out

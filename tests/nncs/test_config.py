@@ -1,0 +1,65 @@
+"""TOML files and the ``nnreach nncs`` command: one-line errors with exit code 2, last line a verdict."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from nnreach.cli import main
+from nnreach.errors import InputError
+from nnreach.nncs.config import load_config
+
+from ..conftest import EXAMPLES
+
+ACC = EXAMPLES / "nncs" / "acc.toml"
+
+
+def test_acc_file_parses_into_the_expected_maps():
+    cfg = load_config(ACC)
+    loop = cfg.problem.loop
+    x = np.array([[100.0, 32.0, 0.0, 10.5, 30.1, 0.0]])
+    np.testing.assert_allclose(x @ loop.in_W.T + loop.in_b, [[30, 1.4, 30.1, 89.5, 1.9]])
+    H, g = cfg.problem.spec.safe[0].poly.H, cfg.problem.spec.safe[0].poly.g
+    assert (x @ H.T - g)[0, 0] == pytest.approx(10 + 1.4 * 30.1 - 89.5)
+    assert cfg.expected == "holds" and cfg.problem.steps == 50
+
+
+def _variant(tmp_path, old: str, new: str):
+    shutil.copytree(EXAMPLES / "nncs" / "controllers", tmp_path / "controllers")
+    text = ACC.read_text()
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ('steps = 50', 'steps = ', "invalid TOML"),
+    ('steps = 50', '', "missing key 'steps'"),
+    ('g_ego = 0\n', '', "missing state(s) g_ego"),
+    ('"v_ego", "g_ego", "-2*g_ego', '"v_ego", "g_ego", "-2*h_ego', "unknown name(s) h_ego"),
+    ('"x_lead - x_ego", "v_lead', '"x_lead*x_ego", "v_lead', "must be affine"),
+    ('>= 10 + 1.4*v_ego', '> 10 + 1.4*v_ego', "expected 'lhs <= rhs'"),
+    ('period = 0.1', 'period = "fast"', "expected a number"),
+    ('controller_5_20.mat', 'nothing.mat', "nothing.mat"),
+])
+def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, new, message):
+    path = _variant(tmp_path, old, new)
+    with pytest.raises(InputError, match=None):
+        load_config(path)
+    assert main(["nncs", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_cli_prints_the_verdict_last_and_writes_a_plot(tmp_path, capsys):
+    png = tmp_path / "acc.png"
+    assert main(["nncs", str(ACC), "--plot", str(png), "--timeout", "60"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == "holds"
+    assert png.stat().st_size > 10_000
+
+
+def test_cli_timeout_verdict(capsys):
+    assert main(["nncs", str(EXAMPLES / "nncs" / "tora.toml"), "--timeout", "0.5"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "timeout"
