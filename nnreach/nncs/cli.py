@@ -23,6 +23,11 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="time limit in seconds (default: options.timeout of the file, else none)")
     p.add_argument("--seed", type=int, default=0, help="seed for the simulations")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="X0 boxes reached at once in worker processes (default: all cores)")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="reach the X0 boxes as Ray tasks: 'local' starts a Ray instance here, 'auto' or "
+                        "HOST:PORT joins a running cluster")
 
 
 def run(args) -> int:
@@ -31,12 +36,17 @@ def run(args) -> int:
         raise InputError("nncs: give either a TOML file or --all DIR")
     if args.timeout is not None and not args.timeout > 0:
         raise InputError(f"nncs: --timeout must be positive, got {args.timeout}")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"nncs: --jobs must be at least 1, got {args.jobs}")
     if args.all is not None:
         return run_all(Path(args.all), args.timeout)
-    return run_file(Path(args.file), args.plot, args.timeout, args.seed)
+    from ..parallel.local import available_cores
+
+    return run_file(Path(args.file), args.plot, args.timeout, args.seed, args.jobs or available_cores(), args.ray)
 
 
-def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0) -> int:
+def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0, jobs: int = 1,
+             ray: str | None = None) -> int:
     from .config import load_config
     from .verdict import verify
 
@@ -48,7 +58,7 @@ def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0)
           f"{pb.loop.controller.input_size} -> {pb.loop.controller.output_size}, {pb.steps} steps of "
           f"{pb.loop.period} s", flush=True)
     remaining = None if limit is None else max(limit - (time.perf_counter() - start), 0.0)
-    out = verify(pb, remaining, seed)
+    out = verify(pb, remaining, seed, jobs, ray)
     print(f"{out.message}; {out.seconds:.2f} s", flush=True)
     if plot:
         from .plot import plot_outcome

@@ -6,12 +6,15 @@
    only when it still violates is the verdict ``violated``.
 2. Flowpipes (:func:`.loop.reach`) checked set by set against the spec. When a set is not proved, its
    X0 box is bisected along the coordinate whose X0 generator moves the set most in the direction of
-   the failed constraint, and both halves are tried again, up to ``max_pieces`` boxes.
+   the failed constraint, and both halves are tried again, up to ``max_pieces`` boxes, on ``jobs``
+   worker processes at once.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -129,35 +132,128 @@ def _split_dim(box: Box, pipe: Flowpipe) -> int:
     return int(np.argmax(score))
 
 
-def prove(problem: Problem, deadline: Deadline) -> Outcome:
-    """Flowpipes from X0, splitting boxes that are not proved; HOLDS when all pieces are proved."""
+def _pipe(problem: Problem, box: Box, seconds: float | None) -> Flowpipe:
+    """The flowpipe from ``box``, stopped at the first set the spec does not prove."""
     spec, final = problem.spec, problem.final_time
+    return reach(problem.loop, box, problem.steps, problem.reach_options, deadline=Deadline(seconds),
+                 check=lambda fs: spec.check_set(fs.set, fs.t0, fs.t1, final))
+
+
+_PROBLEM: Problem | None = None  # the problem of a worker process (set when the pool forks it)
+
+
+def _start_worker(problem: Problem) -> None:
+    global _PROBLEM
+    _PROBLEM = problem
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # the workers share the cores: no BLAS threads of their own
+
+
+def _pipe_in_worker(box: Box, seconds: float | None) -> Flowpipe:
+    return _pipe(_PROBLEM, box, seconds)
+
+
+class _Inline:
+    """The executor interface run in this process, one box at a time (``jobs=1``)."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+
+    def submit(self, box: Box, seconds: float | None) -> Future:
+        fut: Future = Future()
+        try:
+            fut.set_result(_pipe(self.problem, box, seconds))
+        except Exception as e:  # noqa: BLE001 (handed over like a worker's exception, Timeout included)
+            fut.set_exception(e)
+        return fut
+
+    def shutdown(self, **_) -> None:
+        pass
+
+
+class _Workers:
+    """Boxes handed to forked worker processes."""
+
+    def __init__(self, problem: Problem, jobs: int):
+        self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_start_worker, initargs=(problem,))
+
+    def submit(self, box: Box, seconds: float | None) -> Future:
+        return self._pool.submit(_pipe_in_worker, box, seconds)
+
+    def shutdown(self, **kw) -> None:
+        self._pool.shutdown(**kw)
+
+
+class _RayBoxes:
+    """Boxes reached as Ray tasks (the problem put in the object store once; see
+    :mod:`nnreach.parallel.ray_tasks`, whose :func:`~nnreach.parallel.ray_tasks.connect` comes first)."""
+
+    def __init__(self, problem: Problem):
+        import ray
+
+        from ..parallel.ray_tasks import RETRIES
+
+        self._task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_pipe)
+        self._problem = ray.put(problem)
+
+    def submit(self, box: Box, seconds: float | None) -> Future:
+        return self._task.remote(self._problem, box, seconds).future()
+
+    def shutdown(self, **_) -> None:
+        pass
+
+
+def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None = None) -> Outcome:
+    """Flowpipes from X0, splitting boxes that are not proved; HOLDS when all pieces are proved.
+
+    With ``jobs > 1`` up to ``jobs`` boxes are reached at once in worker processes; with ``ray`` (a
+    cluster address, ``"local"`` starts one) as Ray tasks, as many at once as the cluster has CPUs.
+    Which boxes are tried does not depend on ``jobs`` (each box's split depends only on its own flowpipe); only when
+    ``max_pieces`` runs out can the boxes tried by then differ.
+    """
+    if ray is not None:
+        from ..parallel.ray_tasks import connect
+
+        jobs = connect(ray)
+        pool = _RayBoxes(problem)
+    else:
+        pool = _Inline(problem) if jobs <= 1 else _Workers(problem, jobs)
     todo = [problem.X0]
+    running: dict[Future, Box] = {}
     done: list[Flowpipe] = []
     tried = 0
-    last_failure = ""
-    while todo:
-        box = todo.pop()
-        tried += 1
-        pipe = reach(problem.loop, box, problem.steps, problem.reach_options, deadline=deadline,
-                     check=lambda fs: spec.check_set(fs.set, fs.t0, fs.t1, final))
-        if pipe.failure is None:
-            done.append(pipe)
-            continue
-        last_failure = pipe.failure
-        if tried + len(todo) + 2 > problem.max_pieces or not np.any(box.hi > box.lo):
-            return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=tried,
-                           message=f"{last_failure} (after {tried} boxes)")
-        k = _split_dim(box, pipe)
-        mid = (box.lo[k] + box.hi[k]) / 2
-        left_hi, right_lo = box.hi.copy(), box.lo.copy()
-        left_hi[k], right_lo[k] = mid, mid
-        todo += [Box(right_lo, box.hi), Box(box.lo, left_hi)]
+    try:
+        while todo or running:
+            while todo and len(running) < max(jobs, 1):
+                box = todo.pop()
+                tried += 1
+                left = deadline.remaining()
+                running[pool.submit(box, None if left == float("inf") else max(left, 0.0))] = box
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                box, pipe = running.pop(fut), fut.result()
+                if pipe.failure is None:
+                    done.append(pipe)
+                    continue
+                if tried + len(todo) + len(running) + 2 > problem.max_pieces or not np.any(box.hi > box.lo):
+                    return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=tried,
+                                   message=f"{pipe.failure} (after {tried} boxes)")
+                k = _split_dim(box, pipe)
+                mid = (box.lo[k] + box.hi[k]) / 2
+                left_hi, right_lo = box.hi.copy(), box.lo.copy()
+                left_hi[k], right_lo[k] = mid, mid
+                todo += [Box(right_lo, box.hi), Box(box.lo, left_hi)]
+    finally:  # boxes still being reached run to their end (at most the deadline), then the workers exit
+        pool.shutdown(wait=True, cancel_futures=True)
     return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, message=f"proved with {tried} box(es)")
 
 
-def verify(problem: Problem, timeout: float | None = None, seed: int = 0) -> Outcome:
-    """Falsify, then prove. The verdict is TIMEOUT when ``timeout`` seconds pass first."""
+def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: int = 1,
+           ray: str | None = None) -> Outcome:
+    """Falsify, then prove (on ``jobs`` processes or a Ray cluster, see :func:`prove`). The verdict is TIMEOUT when
+    ``timeout`` seconds pass first."""
     start = time.perf_counter()
     deadline = Deadline(timeout)
     rng = np.random.default_rng(seed)
@@ -168,7 +264,7 @@ def verify(problem: Problem, timeout: float | None = None, seed: int = 0) -> Out
             out = Outcome(Verdict.VIOLATED, counterexample=ce, message=f"trajectory from x0 = "
                           f"{np.round(ce.x0, 6).tolist()} {ce.message}")
         else:
-            out = prove(problem, deadline)
+            out = prove(problem, deadline, jobs, ray)
     except Timeout:
         out = Outcome(Verdict.TIMEOUT, message="time limit reached")
     out.simulations = sims

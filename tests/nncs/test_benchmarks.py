@@ -42,7 +42,7 @@ def test_flowpipe_contains_500_simulated_trajectories(name):
 def test_verified_benchmarks_are_proved(name, limit):
     cfg = load_config(FOLDER / f"{name}.toml")
     start = time.perf_counter()
-    out = verify(cfg.problem, timeout=limit)
+    out = verify(cfg.problem, timeout=limit, jobs=2 if name == "tora" else 1)  # tora: splits X0 on 2 workers
     assert out.verdict is Verdict.HOLDS and cfg.expected == "holds"
     assert time.perf_counter() - start < limit
     # every piece's flowpipe starts from a box of X0 and all pieces cover X0 (their volumes add up)
@@ -50,6 +50,16 @@ def test_verified_benchmarks_are_proved(name, limit):
     free = cfg.problem.X0.hi > cfg.problem.X0.lo
     vol = sum(np.prod((hi - lo)[free]) for lo, hi in boxes)
     assert vol == pytest.approx(np.prod((cfg.problem.X0.hi - cfg.problem.X0.lo)[free]))
+
+
+def test_x0_boxes_on_two_workers_are_the_serial_ones():
+    """TORA needs X0 split: two worker processes try exactly the boxes the serial search tries."""
+    pb = load_config(FOLDER / "tora.toml").problem
+    serial, parallel = verify(pb, timeout=120, jobs=1), verify(pb, timeout=120, jobs=2)
+    assert serial.verdict is parallel.verdict is Verdict.HOLDS and serial.pieces == parallel.pieces > 1
+    boxes = [sorted(tuple(np.round(np.concatenate(p.samples[0].bounds()), 12)) for p in o.flowpipes)
+             for o in (serial, parallel)]
+    assert boxes[0] == boxes[1]
 
 
 @pytest.mark.parametrize("name", ["double_pendulum_more", "airplane"])

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nnreach.network import ops
@@ -91,3 +92,18 @@ def test_bench_rows_on_ray_match_the_local_run(capsys, test_csv, tmp_path):  # n
         results[mode] = _verdicts(out_csv)
     assert "ray: 2 CPUs" in out
     assert results["ray"] == results["local"]
+
+
+def test_closed_loop_x0_boxes_as_ray_tasks_are_the_serial_ones():
+    from nnreach.nncs.config import load_config
+    from nnreach.nncs.verdict import Verdict
+    from nnreach.nncs.verdict import verify as verify_loop
+
+    from ..conftest import EXAMPLES
+
+    pb = load_config(EXAMPLES / "nncs/tora.toml").problem
+    serial, on_ray = verify_loop(pb, timeout=120), verify_loop(pb, timeout=120, ray="local")
+    assert serial.verdict is on_ray.verdict is Verdict.HOLDS and serial.pieces == on_ray.pieces > 1
+    boxes = [sorted(tuple(np.round(np.concatenate(p.samples[0].bounds()), 12)) for p in o.flowpipes)
+             for o in (serial, on_ray)]
+    assert boxes[0] == boxes[1]
