@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test soundness clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# planted-counterexample suite (every method x instance, 60 s each) and reader fuzzers (2000 inputs each)
+soundness: $(STAMP)
+	$(PY) benchmarks/soundness.py --timeout 60 --fuzz-examples 2000
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import os
+import zlib
 from typing import Callable
 
 import numpy as np
@@ -77,7 +78,7 @@ def _loadmat(path) -> dict:
     except NotImplementedError:
         raise InputError(f"{path}: MATLAB v7.3 (HDF5) .mat files are not supported; "
                          "re-save it in MATLAB with save(..., '-v7')") from None
-    except (MatReadError, ValueError, TypeError, OSError, EOFError) as e:
+    except (MatReadError, ValueError, TypeError, OSError, EOFError, IndexError, zlib.error) as e:
         raise InputError(f"{path}: not a readable MATLAB .mat file ({e})") from None
 
 

@@ -656,7 +656,7 @@ def onnx_to_network(model: onnx.ModelProto, source: str = "ONNX model") -> Netwo
         a Network whose input shape is the per-sample input shape (the ONNX input shape without
         its batch axis, if it has one) and whose output is the graph output (per-sample shape).
     Raises:
-        InputError: the model fails ``onnx.checker`` or its shapes do not fit.
+        InputError: the model fails ``onnx.checker``, its shapes do not fit, or a weight is NaN or infinite.
         UnsupportedError: unsupported operators (all listed at once), several inputs or outputs,
             non-float input, or an op that mixes the batch axis with the others.
     """
@@ -688,9 +688,20 @@ def onnx_to_network(model: onnx.ModelProto, source: str = "ONNX model") -> Netwo
     if result.node == INPUT:
         result = g.emit(out, Reshape(g.per_sample(shape)), [result])
     try:
-        return Network.build(g.per_sample(shape), _prune(g.layers, result.node), result.node)
+        net = Network.build(g.per_sample(shape), _prune(g.layers, result.node), result.node)
     except ValueError as e:
         raise InputError(f"{source}: {e}") from None
+    _check_finite(net, source)
+    return net
+
+
+def _check_finite(net: Network, source: str) -> None:
+    """Raise InputError naming the first node whose weights hold NaN or infinite values."""
+    for node in net.nodes:
+        for name in ("weight", "bias", "scale", "offset"):
+            value = getattr(node.op, name, None)
+            if isinstance(value, np.ndarray) and not np.all(np.isfinite(value)):
+                raise InputError(f"{source}: node {node.name!r} has NaN or infinite {name} values")
 
 
 def load_onnx(path: str | os.PathLike) -> Network:

@@ -1,0 +1,1 @@
+"""Soundness benchmarks: networks with planted counterexamples and their provably safe twins."""
