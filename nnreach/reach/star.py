@@ -155,6 +155,19 @@ def piece_hi(b: np.ndarray, v, tol: float) -> np.ndarray:
     return np.searchsorted(b, v - tol * (1 + np.abs(v)), side="left")
 
 
+def piece_constraints(c: float, v: np.ndarray, b: np.ndarray, j: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Constraints ``A a <= rhs`` that put the neuron ``c + v . a`` in piece ``j`` of ``lo..hi``:
+    ``>= b[j-1]`` unless ``j = lo`` and ``<= b[j]`` unless ``j = hi``; shapes (k, m), (k,), k <= 2."""
+    A, rhs = [], []
+    if j > lo:
+        A.append(-v)
+        rhs.append(c - b[j - 1])
+    if j < hi:
+        A.append(v)
+        rhs.append(b[j] - c)
+    return np.array(A).reshape(len(A), v.size), np.array(rhs, dtype=float)
+
+
 def piece_range(b: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the lowest and highest pieces that ``[lo, hi]`` reaches (equal when it reaches one)."""
     jh = piece_hi(b, hi, tol)
@@ -585,18 +598,8 @@ class _ActivationSplitter(_Splitter):
         """Piece ``j`` of ``lo..hi`` adds ``x_i >= b[j-1]`` (unless j = lo) and ``x_i <= b[j]`` (unless j = hi)."""
         if lo >= hi:
             return [(lo, None, None)]
-        c, v, b = self.x.center[i], self.x.basis[i], self.b
-        out = []
-        for j in range(lo, hi + 1):
-            A, rhs = [], []
-            if j > lo:
-                A.append(-v)
-                rhs.append(c - b[j - 1])
-            if j < hi:
-                A.append(v)
-                rhs.append(b[j] - c)
-            out.append((j, np.array(A), np.array(rhs)))
-        return out
+        c, v = self.x.center[i], self.x.basis[i]
+        return [(j, *piece_constraints(c, v, self.b, j, lo, hi)) for j in range(lo, hi + 1)]
 
     def partial(self, br):
         l, u = self.cheap_bounds(br, np.arange(self.x.dim))

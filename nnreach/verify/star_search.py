@@ -51,7 +51,7 @@ from ..lp import LinearProgram, LPStatus
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation, Linear, Reshape
 from ..reach.relax import breakpoints
-from ..reach.star import piece_hi, piece_lo, piece_range, pieces
+from ..reach.star import piece_constraints, piece_hi, piece_lo, piece_range, pieces
 from ..sets.star import Star
 from .check import confirm
 from .deadline import Deadline
@@ -464,20 +464,9 @@ class RegionSearch:
         gap = np.maximum(ds * l[open_] + db, ds * u[open_] + db)
         for i in open_[np.argsort(-np.abs(coef[open_]) * gap, kind="stable")[:NEURON_CANDIDATES]]:
             jl, jh = (int(v[0]) for v in piece_range(b, l[i:i + 1], u[i:i + 1], TOL))
-            v, c = r.basis[i], r.center[i]
-            children = []
-            for j in range(jl, jh + 1):
-                A, rhs = [], []
-                if j > jl:
-                    A.append(-v)
-                    rhs.append(c - b[j - 1])
-                if j < jh:
-                    A.append(v)
-                    rhs.append(b[j] - c)
-                child = self._child(r, i, j, np.array(A), np.array(rhs))
-                if child is not None:
-                    children.append(child)
-            yield True, children
+            children = [self._child(r, i, j, *piece_constraints(r.center[i], r.basis[i], b, j, jl, jh))
+                        for j in range(jl, jh + 1)]
+            yield True, [child for child in children if child is not None]
         width = r.hi - r.lo
         smear = np.abs(grad) * width
         for d in np.argsort(-smear)[:INPUT_CANDIDATES if r.lo.size <= LOW_DIMENSION else 0]:
