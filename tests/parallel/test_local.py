@@ -45,15 +45,20 @@ class _Threads:
         self._pool.shutdown()
 
 
-@pytest.mark.parametrize("workers", [_Threads, LocalWorkers], ids=["threads", "processes"])
-def test_shared_search_agrees_with_brute_force(workers):
-    for net, prop in _instances(ops.Relu(), 8, seed=21):
+def assert_shared_search_agrees_with_brute_force(workers, count: int) -> None:
+    """``count`` small random instances searched by ``workers(job, 2)`` from the start (no warm-up)."""
+    for net, prop in _instances(ops.Relu(), count, seed=21):
         net = simplify(net)
         problem = Problem(net, (prop,))
         truth = oracle.violated(net, prop)
         out = search_with_workers(problem, net, 0, Settings(), Deadline(60), {},
                                   lambda job: workers(job, 2), warmup=0.0)
         assert isinstance(out, Counterexample) == truth and (truth or out is Status.HOLDS)
+
+
+@pytest.mark.parametrize("workers", [_Threads, LocalWorkers], ids=["threads", "processes"])
+def test_shared_search_agrees_with_brute_force(workers):
+    assert_shared_search_agrees_with_brute_force(workers, 8)
 
 
 def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):

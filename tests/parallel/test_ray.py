@@ -11,17 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnreach.network import ops
-from nnreach.network.simplify import simplify
-from nnreach.parallel.chunks import search_with_workers
-from nnreach.verify.deadline import Deadline
-from nnreach.verify.problem import Problem
-from nnreach.verify.result import Counterexample, Status
-from nnreach.verify.settings import Settings
-
 from ..test_bench import counts, last_line, run_cli, test_csv  # noqa: F401 (test_csv is a fixture)
-from ..verify import oracle
-from ..verify.test_complete import _instances
+from .test_local import assert_shared_search_agrees_with_brute_force
 
 ray = pytest.importorskip("ray")
 
@@ -66,13 +57,7 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_doubled(tmp_path):
 
 
 def test_region_search_chunks_as_ray_tasks_agree_with_brute_force():
-    for net, prop in _instances(ops.Relu(), 6, seed=21):
-        net = simplify(net)
-        problem = Problem(net, (prop,))
-        truth = oracle.violated(net, prop)
-        out = search_with_workers(problem, net, 0, Settings(), Deadline(60), {},
-                                  lambda job: RayWorkers(job, 2), warmup=0.0)
-        assert isinstance(out, Counterexample) == truth and (truth or out is Status.HOLDS)
+    assert_shared_search_agrees_with_brute_force(RayWorkers, 6)
 
 
 def _verdicts(path: Path) -> list[tuple[str, str, str]]:
