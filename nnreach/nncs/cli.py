@@ -17,13 +17,15 @@ from ..errors import InputError
 
 def add_arguments(p) -> None:
     """The subcommand's arguments on the argparse parser ``p``."""
+    from ..cli import _count, _positive  # the checks every nnreach command uses
+
     p.add_argument("file", nargs="?", help="closed-loop TOML file")
     p.add_argument("--all", metavar="DIR", help="run every *.toml in DIR and print a table")
     p.add_argument("--plot", metavar="PNG", help="draw the flowpipe, the spec and simulated trajectories")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
+    p.add_argument("--timeout", type=_positive, default=None, metavar="S",
                    help="time limit in seconds (default: options.timeout of the file, else none)")
     p.add_argument("--seed", type=int, default=0, help="seed for the simulations")
-    p.add_argument("--jobs", type=int, default=None, metavar="N",
+    p.add_argument("--jobs", type=_count, default=None, metavar="N",
                    help="X0 boxes reached at once in worker processes (default: all cores)")
     p.add_argument("--ray", metavar="ADDRESS",
                    help="reach the X0 boxes as Ray tasks: 'local' starts a Ray instance here, 'auto' or "
@@ -34,10 +36,6 @@ def run(args) -> int:
     """Run the subcommand; returns the exit code (0 when verdicts were produced)."""
     if (args.file is None) == (args.all is None):
         raise InputError("nncs: give either a TOML file or --all DIR")
-    if args.timeout is not None and not args.timeout > 0:
-        raise InputError(f"nncs: --timeout must be positive, got {args.timeout}")
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError(f"nncs: --jobs must be at least 1, got {args.jobs}")
     if args.all is not None:
         return run_all(Path(args.all), args.timeout)
     from ..parallel.local import available_cores

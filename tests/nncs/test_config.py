@@ -63,3 +63,11 @@ def test_cli_prints_the_verdict_last_and_writes_a_plot(tmp_path, capsys):
 def test_cli_timeout_verdict(capsys):
     assert main(["nncs", str(EXAMPLES / "nncs" / "tora.toml"), "--timeout", "0.5"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "timeout"
+
+
+@pytest.mark.parametrize("option, value, message", [("--timeout", "-1", "must be positive"),
+                                                    ("--jobs", "0", "must be at least 1")])
+def test_cli_bad_options_are_one_line_and_exit_2(capsys, option, value, message):
+    assert main(["nncs", str(ACC), option, value]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
