@@ -212,8 +212,18 @@ def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adap
             intersected with them, and only neurons whose relaxation they leave inexact are
             recomputed.
     """
+    return domain_bounds(net, domain, lower=lower, prior=prior)[0]
+
+
+def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive", prior: Bounds | None = None,
+                  tol: float = 0.0) -> tuple[Bounds, np.ndarray]:
+    """:func:`intermediate_bounds` and which domains (B,) they show empty: some neuron's computed
+    bounds and its ``prior`` ones cross by more than ``tol (1 + |l| + |u|)``, so no input of the domain satisfies
+    the prior (a branch-and-bound split that cuts off the whole domain). The bounds of an empty
+    domain are clamped to ``lower <= upper`` and mean nothing."""
     prior = prior or {}
     bounds: Bounds = {}
+    empty = np.zeros(domain.size, dtype=bool)
     rel = Relaxations(bounds, lower)
     box: dict[str, tuple] = {INPUT: domain.input_bounds()}  # interval bounds of node values, where cheap
     B = domain.size
@@ -231,6 +241,7 @@ def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adap
                 lb = backward(net, domain, src, np.concatenate([eye, -eye]), bounds, relaxations=rel).lower
                 l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
                 u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
+            empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)
             bounds[src] = (l, np.maximum(u, l))
         if len(node.inputs) == 1:
             prev = bounds.get(src) if isinstance(node.op, Activation) else box.get(src)
@@ -238,4 +249,4 @@ def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adap
                 out = _interval_through(node.op, *prev, net.shape_of(src))
                 if out is not None:
                     box[node.name] = out
-    return bounds
+    return bounds, empty

@@ -83,7 +83,7 @@ _EMPTY = "empty set: the linear constraints are infeasible"
 _banner_shown = False
 
 
-def _new_highs() -> highspy.Highs:
+def new_highs() -> highspy.Highs:
     """A silenced, single-threaded HiGHS instance without presolve.
 
     highspy prints its banner to the C-level stdout when the first instance of a process is
@@ -161,7 +161,7 @@ class LinearProgram:
         n = shape[1]
         self._n = n
         self._cols = np.arange(n, dtype=np.int32)
-        h = _new_highs()
+        h = new_highs()
         self._lb, self._ub = _vector(lb, n, "lb", -np.inf), _vector(ub, n, "ub", np.inf)
         h.addVars(n, self._lb, self._ub)
         self._highs = h

@@ -11,10 +11,11 @@ from ..network.graph import Network
 from ..network.simplify import simplify
 from . import bounds
 from .approx_star import approx_star
-from .bab import bab
+from .bab import LOW_INPUT_DIM, bab
 from .deadline import Deadline, Timeout
 from .exact_star import exact_star
 from .falsify import falsify
+from .milp import milp
 from .problem import Problem
 from .result import Result, Status
 from .settings import Settings
@@ -23,18 +24,13 @@ from .symbolic import deeppoly
 
 Method = Callable[[Problem, Settings, Deadline], Result]
 
-LOW_INPUT_DIM = 16
-"""``auto`` splits the input box (``bab``) only for inputs of at most this many dimensions."""
-
-
-def complete_method(net: Network) -> tuple[str, Method] | None:
-    """The complete method ``auto`` uses for ``net``: ``exact-star`` for chains of dense layers and
-    piecewise-linear activations, ``bab`` for other networks with few inputs, else None."""
+def complete_method(net: Network) -> tuple[str, Method]:
+    """The complete method ``auto`` uses for ``net``: for chains of dense layers and piecewise-linear
+    activations ``exact-star`` with few inputs and ``milp`` with many, ``bab`` for other networks
+    (input splits with few inputs, neuron splits with many)."""
     if is_chain(net):
-        return "exact-star", exact_star
-    if net.input_size <= LOW_INPUT_DIM:
-        return "bab", bab
-    return None
+        return ("exact-star", exact_star) if net.input_size <= LOW_INPUT_DIM else ("milp", milp)
+    return "bab", bab
 
 
 ATTACK_SHARE = 0.25
@@ -43,18 +39,15 @@ ATTACK_SHARE = 0.25
 
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """Quick falsification, cheap bounds (interval, zonotope, back-substitution), the full attack
-    budget (at most :data:`ATTACK_SHARE` of the time left, when a complete method follows), then a
-    complete method (:func:`complete_method`) when the network has one."""
+    budget (at most :data:`ATTACK_SHARE` of the time left), then the network's complete method
+    (:func:`complete_method`)."""
     stats: dict = {}
-    complete = complete_method(problem.network)
-    share = ATTACK_SHARE if complete else 1.0
     ladder: list[tuple[str, Method, Settings, float]] = [("falsify", falsify, Settings.quick(), 1.0),
                                                          ("interval", bounds.interval, settings, 1.0),
                                                          ("zono", bounds.zono, settings, 1.0),
                                                          ("deeppoly", deeppoly, settings, 1.0),
-                                                         ("falsify", falsify, settings, share)]
-    if complete:
-        ladder.append((*complete, settings, 1.0))
+                                                         ("falsify", falsify, settings, ATTACK_SHARE),
+                                                         (*complete_method(problem.network), settings, 1.0)]
     for name, fn, s, fraction in ladder:
         left = deadline.remaining()
         try:
@@ -84,6 +77,7 @@ METHODS: dict[str, Method] = {
     "approx-star": approx_star,
     "exact-star": exact_star,
     "bab": bab,
+    "milp": milp,
 }
 """Every method by its ``--method`` name."""
 

@@ -1,7 +1,8 @@
-"""Branch-and-bound over input boxes with batched symbolic linear bounds.
+"""Branch-and-bound with batched symbolic linear bounds: over input boxes here, over neuron splits in
+:mod:`.neuron_bab` for networks with more than :data:`LOW_INPUT_DIM` inputs (:func:`bab` chooses).
 
-Requirements: a network whose ops have linear relaxations (:mod:`nnreach.bounds`); meant for inputs of
-    low dimension (ACAS Xu has 5), where splitting the input box shrinks every neuron's range quickly.
+Requirements: a network whose ops have linear relaxations (:mod:`nnreach.bounds`); input splitting is
+    meant for inputs of low dimension (ACAS Xu has 5), where it shrinks every neuron's range quickly.
 Returns: HOLDS when every sub-box is proved safe, VIOLATED with a confirmed counterexample, UNKNOWN if
     a sub-box shrinks below ``Settings.min_split_width`` of the original width without a decision.
 Method: for each unsafe polytope ``A y <= b`` keep a stack of open boxes. Take up to ``Settings.batch``
@@ -29,6 +30,7 @@ from ..bounds.linear import InputDomain, backward, intermediate_bounds
 from ..sets.polytope import HPolytope
 from .check import confirm
 from .deadline import Deadline
+from .neuron_bab import split_neurons
 from .problem import Problem
 from .result import Counterexample, Result, Status
 from .settings import Settings
@@ -130,13 +132,19 @@ def split_boxes(problem: Problem, index: int, poly: HPolytope, settings: Setting
     return Status.UNKNOWN if gave_up else Status.HOLDS
 
 
+LOW_INPUT_DIM = 16
+"""``bab`` splits the input box for inputs of at most this many dimensions, neurons above."""
+
+
 def bab(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
-    """Input-splitting branch-and-bound over every property and unsafe polytope."""
-    stats: dict = {}
+    """Branch-and-bound over every property and unsafe polytope: input splits for networks with at
+    most :data:`LOW_INPUT_DIM` inputs, neuron splits (:mod:`.neuron_bab`) otherwise."""
+    split = split_boxes if problem.network.input_size <= LOW_INPUT_DIM else split_neurons
+    stats: dict = {"splitting": "inputs" if split is split_boxes else "neurons"}
     unknown = False
     for index, prop in enumerate(problem.properties):
         for poly in prop.unsafe:
-            out = split_boxes(problem, index, poly, settings, deadline, stats)
+            out = split(problem, index, poly, settings, deadline, stats)
             if isinstance(out, Counterexample):
                 return Result(Status.VIOLATED, NAME, counterexample=out, stats=stats)
             unknown |= out is Status.UNKNOWN

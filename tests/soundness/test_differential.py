@@ -17,7 +17,7 @@ from ..verify import oracle
 from . import networks
 
 SEED = 707
-COMPLETE = ("exact-star", "bab")
+COMPLETE = ("exact-star", "bab", "milp")
 
 
 def _polytope(rng, net, box: Box) -> HPolytope:

@@ -1,0 +1,81 @@
+"""Branch-and-bound over neuron splits (``bab`` on networks with many inputs) against brute force,
+and on smooth activations against sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnreach.bounds.linear import InputDomain, domain_bounds
+from nnreach.network import ops
+from nnreach.sets import Box
+from nnreach.verify import bab as bab_module
+from nnreach.verify.api import verify
+from nnreach.verify.problem import Problem, halfspace_property
+from nnreach.verify.result import Status
+
+from ..soundness import networks
+from . import oracle
+
+
+@pytest.fixture
+def neuron_splits(monkeypatch):
+    """``bab`` splits neurons whatever the input dimension."""
+    monkeypatch.setattr(bab_module, "LOW_INPUT_DIM", 0)
+
+
+def _threshold_problems(rng, op, count: int, n_in: int, width: int):
+    """Chains with unsafe sets ``y_0 >= t``, ``t`` 2% to 20% of the sampled range of ``y_0`` off its exact maximum."""
+    for _ in range(count):
+        net = networks.dense(rng, op, depth=2, width=width, n_in=n_in, n_out=2)
+        c = rng.normal(size=n_in)
+        box = Box(c - 0.7, c + 0.7)
+        top = oracle.maximum(net, box, np.array([1.0, 0.0]))
+        spread = np.ptp(net.forward(box.sample(500, rng))[:, 0])
+        t = top + rng.choice([-1.0, 1.0]) * rng.uniform(0.02, 0.2) * max(spread, 1e-3)
+        yield Problem(net, (halfspace_property(box, [[-1.0, 0.0]], [-t]),)), t < top
+
+
+@pytest.mark.parametrize("op", networks.PIECEWISE, ids=lambda a: a.describe())
+@pytest.mark.parametrize("n_in", [3, 12])
+def test_neuron_splits_agree_with_brute_force(op, n_in, neuron_splits):
+    rng = np.random.default_rng(31 + n_in)
+    seen = set()
+    for problem, truth in _threshold_problems(rng, op, 6, n_in, width=3):
+        r = verify(problem, "bab", timeout=60)
+        assert r.stats["splitting"] == "neurons"
+        assert r.status is (Status.VIOLATED if truth else Status.HOLDS), (r.status, truth)
+        seen.add(truth)
+    assert seen == {True, False}
+
+
+def test_cut_domains_are_found_empty():
+    """A prior that no input meets (a neuron's input forced above its maximum) empties the domain;
+    one that every input meets does not."""
+    rng = np.random.default_rng(3)
+    net = networks.dense(rng, ops.Relu(), depth=2, width=4, n_in=3)
+    dom = InputDomain(-np.ones((2, 3)), np.ones((2, 3)))
+    name = net.nodes[0].name          # the first layer's output feeds the first ReLU
+    l, u = (b[0] for b in domain_bounds(net, InputDomain(-np.ones((1, 3)), np.ones((1, 3))))[0][name])
+    lo, hi = np.full((2, 4), -np.inf), np.full((2, 4), np.inf)
+    lo[0, 0] = u[0] + 0.1             # impossible
+    lo[1, 0] = l[0] - 0.1             # always true
+    _, empty = domain_bounds(net, dom, prior={name: (lo, hi)}, tol=1e-7)
+    assert empty.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("op", [ops.Sigmoid(), ops.Tanh()], ids=lambda a: a.describe())
+def test_smooth_activations_never_get_a_wrong_verdict(op, neuron_splits):
+    """Neuron-interval splits on sigmoid / tanh: thresholds 10% of the output range above a dense
+    sample's maximum are never called violated, those below a sampled output never proved (cuts are
+    not constraints of the bounds, so these searches need not converge: UNKNOWN is allowed)."""
+    rng = np.random.default_rng(41)
+    for _ in range(3):
+        net = networks.dense(rng, op, depth=2, width=3, n_in=2, n_out=2)
+        box = Box(-np.ones(2), np.ones(2))
+        grid = np.stack(np.meshgrid(np.linspace(-1, 1, 301), np.linspace(-1, 1, 301)), -1).reshape(-1, 2)
+        y = net.forward(grid)[:, 0]
+        spread = max(y.max() - y.min(), 1e-3)
+        for t, wrong in ((y.max() + 0.1 * spread, Status.VIOLATED), (y.max() - 0.1 * spread, Status.HOLDS)):
+            problem = Problem(net, (halfspace_property(box, [[-1.0, 0.0]], [-t]),))
+            assert verify(problem, "bab", timeout=3).status is not wrong, t
