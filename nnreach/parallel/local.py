@@ -1,20 +1,33 @@
-"""Worker processes on this machine for region searches (forked, one BLAS thread each)."""
+"""Worker processes on this machine (forked, one BLAS thread each): for region searches
+(:class:`LocalWorkers`) and for independent calls that share read-only state (:func:`fork_map`)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
 
 from ..verify.star_search import Region
 from .chunks import SearchJob, search_chunk
 
 _JOB: SearchJob | None = None
+_STATE: Any = None
 
 
 def _start_worker(job: SearchJob) -> None:
     global _JOB
     _JOB = job
+    _single_threaded()
+
+
+def _start_mapper(state: Any) -> None:
+    global _STATE
+    _STATE = state
+    _single_threaded()
+
+
+def _single_threaded() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # the workers share the cores: no BLAS threads of their own
@@ -25,6 +38,22 @@ def _start_worker(job: SearchJob) -> None:
 
 def _search(chunk: list[Region], seconds: float | None):
     return search_chunk(_JOB, chunk, seconds)
+
+
+def _call(task: tuple[int, Callable, Any]) -> tuple[int, Any]:
+    i, fn, item = task
+    return i, fn(_STATE, item)
+
+
+def fork_map(fn: Callable[[Any, Any], Any], state: Any, items: Iterable, workers: int) -> Iterator[tuple[int, Any]]:
+    """``(i, fn(state, items[i]))`` in the order the calls finish, on ``workers`` forked processes
+    that inherit ``state`` (not pickled); ``fn`` must be a module-level function, items and results
+    picklable. An exception in a call is raised here; leaving the loop early kills the workers."""
+    pool = multiprocessing.get_context("fork").Pool(workers, _start_mapper, (state,))
+    try:
+        yield from pool.imap_unordered(_call, [(i, fn, item) for i, item in enumerate(items)])
+    finally:
+        pool.terminate()
 
 
 def available_cores() -> int:

@@ -117,25 +117,46 @@ class _Builder:
         self.rhs.append(0.0)
         return a
 
-    def tighten(self, E: np.ndarray, e: np.ndarray, l: np.ndarray, u: np.ndarray, deadline: Deadline) -> None:
+    def tighten(self, E: np.ndarray, e: np.ndarray, l: np.ndarray, u: np.ndarray, deadline: Deadline,
+                jobs: int) -> None:
         """Tighten ``l``, ``u`` (in place) of the neurons ``E v + e`` with ``l < u`` to their range over
-        the LP relaxation of the constraints so far (binaries in [0, 1]); values are checked LP bounds."""
-        lp = LinearProgram(self.matrix(), np.array(self.rhs), np.array(self.lo), np.array(self.hi))
-        for j in np.flatnonzero(l < u):
-            deadline.check()
-            for solve, side, sign in ((lp.minimize, l, -1.0), (lp.maximize, u, 1.0)):
-                r = solve(E[j])
-                if r.status is not LPStatus.OPTIMAL:
-                    return                                        # keep the bounds already known
-                v = r.value + e[j]
-                v += sign * 1e-9 * (1 + abs(v))                   # the addition's rounding, outward
-                side[j] = min(u[j], v) if sign > 0 else max(l[j], v)
+        the LP relaxation of the constraints so far (binaries in [0, 1]), on ``jobs`` processes."""
+        todo = np.flatnonzero(l < u)
+        state = (self.matrix(), np.array(self.rhs), np.array(self.lo), np.array(self.hi), E, e, deadline)
+        if jobs > 1 and todo.size >= 2 * jobs:
+            from ..parallel.local import fork_map
+            results = (r for _, r in fork_map(_ranges, state, np.array_split(todo, 4 * jobs), jobs))
+        else:
+            results = [_ranges(state, todo)]
+        for idx, lo, hi in results:
+            l[idx], u[idx] = np.maximum(l[idx], lo), np.minimum(u[idx], hi)
 
 
-def encode(net: Network, box: Box, bounds: Bounds, deadline: Deadline | None = None) -> Encoding:
+def _ranges(state: tuple, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Checked LP bounds (``-inf``/``inf`` where unknown) of the neurons ``idx`` of ``E v + e`` over
+    ``{v : rows v <= rhs, lo <= v <= hi}``; ``state = (rows, rhs, lo, hi, E, e, deadline)``. The upper
+    bound of a neuron whose lower one is >= 0 is not needed and not computed."""
+    rows, rhs, vlo, vhi, E, e, deadline = state
+    lp = LinearProgram(rows, rhs, vlo, vhi)
+    lo, hi = np.full(idx.size, -np.inf), np.full(idx.size, np.inf)
+    for k, j in enumerate(idx):
+        deadline.check()
+        r = lp.minimize(E[j])
+        if r.status is LPStatus.OPTIMAL:
+            lo[k] = r.value + e[j] - 1e-9 * (1 + abs(r.value + e[j]))   # the addition's rounding, outward
+            if lo[k] >= 0:
+                continue
+        r = lp.maximize(E[j])
+        if r.status is LPStatus.OPTIMAL:
+            hi[k] = r.value + e[j] + 1e-9 * (1 + abs(r.value + e[j]))
+    return idx, lo, hi
+
+
+def encode(net: Network, box: Box, bounds: Bounds, deadline: Deadline | None = None, jobs: int = 1) -> Encoding:
     """The encoding of ``net`` on ``box`` with activation-input ``bounds`` (one domain, (1, n)); with
     a ``deadline``, the bounds of each layer's undecided neurons are first tightened by LP over the
-    relaxation of the layers before it (which decides more neurons and shortens the big-M rows)."""
+    relaxation of the layers before it (which decides more neurons and shortens the big-M rows), on
+    ``jobs`` processes."""
     build = _Builder(box)
     E, e = np.eye(box.dim), np.zeros(box.dim)   # the current node's value: E v + e
     for node in net.nodes:
@@ -152,7 +173,7 @@ def encode(net: Network, box: Box, bounds: Bounds, deadline: Deadline | None = N
             undecided |= (l < b) & (u > b)
         if deadline is not None and build.rows and undecided.any():
             tl, tu = np.where(undecided, l, 0.0), np.where(undecided, u, 0.0)
-            build.tighten(E, e, tl, tu, deadline)
+            build.tighten(E, e, tl, tu, deadline, jobs)
             l, u = np.where(undecided, tl, l), np.where(undecided, tu, u)
         width = E.shape[1]
         parts = []                                   # per term: w, its affine part and its new variables
@@ -201,9 +222,17 @@ def _solve(enc: Encoding, poly: HPolytope, seconds: float) -> tuple[str, np.ndar
     return "unknown", None
 
 
-def decide(problem: Problem, index: int, deadline: Deadline, stats: dict) -> Status | Counterexample:
-    """Decide property ``index``: the unsafe polytopes that linear bounds do not exclude, most nearly
-    reached first, each by one mixed-integer program on a shared encoding."""
+def _solve_one(state: tuple, poly: HPolytope) -> tuple[str, np.ndarray | None, float]:
+    """:func:`_solve` on ``state = (encoding, deadline)``, with the seconds it took."""
+    enc, deadline = state
+    start = time.perf_counter()
+    verdict, v = _solve(enc, poly, deadline.remaining())
+    return verdict, v, time.perf_counter() - start
+
+
+def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: dict) -> Status | Counterexample:
+    """Decide property ``index``: the unsafe polytopes that linear bounds do not exclude, each by one
+    mixed-integer program on a shared encoding, nearest first, on ``jobs`` processes."""
     net, box = problem.network, problem.properties[index].input_box
     dom = InputDomain(box.lo[None], box.hi[None])
     bounds = intermediate_bounds(net, dom)
@@ -218,21 +247,25 @@ def decide(problem: Problem, index: int, deadline: Deadline, stats: dict) -> Sta
     if not todo:
         return Status.HOLDS
     start = time.perf_counter()
-    enc = encode(net, box, bounds, deadline)
+    enc = encode(net, box, bounds, deadline, jobs)
     stats["encode_s"] = stats.get("encode_s", 0.0) + round(time.perf_counter() - start, 3)
     stats["binaries"] = int(enc.integral.sum())
+    polys = [p for _, p in sorted(todo, key=lambda t: t[0])]
+    if jobs > 1 and len(polys) > 1:
+        from ..parallel.local import fork_map
+        results = (r for _, r in fork_map(_solve_one, (enc, deadline), polys, min(jobs, len(polys))))
+    else:
+        results = (_solve_one((enc, deadline), p) for p in polys)
     unknown = False
-    for _, poly in sorted(todo, key=lambda t: t[0]):
-        t0 = time.perf_counter()
-        verdict, v = _solve(enc, poly, deadline.remaining())
+    for verdict, v, seconds in results:
         stats["programs"] = stats.get("programs", 0) + 1
-        stats.setdefault("program_s", []).append(round(time.perf_counter() - t0, 2))
+        stats.setdefault("program_s", []).append(round(seconds, 2))
         if verdict == "found":
             ce = confirm(problem, index, v[:box.dim])
             if ce is not None:
                 return ce
-        deadline.check()
         unknown |= verdict != "infeasible"
+    deadline.check()
     return Status.UNKNOWN if unknown else Status.HOLDS
 
 
@@ -244,7 +277,7 @@ def milp(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     unknown = False
     for index in range(len(problem.properties)):
         deadline.check()
-        out = decide(problem, index, deadline, stats)
+        out = decide(problem, index, deadline, settings.jobs, stats)
         if isinstance(out, Counterexample):
             return Result(Status.VIOLATED, NAME, counterexample=out, stats=stats)
         unknown |= out is Status.UNKNOWN

@@ -11,7 +11,8 @@ from nnreach.network import ops
 from nnreach.sets import Box
 from nnreach.verify.api import verify
 from nnreach.verify.milp import encode, relu_terms
-from nnreach.verify.problem import Problem, halfspace_property
+from nnreach.verify.problem import Problem, halfspace_property, robustness_property
+from nnreach.verify.settings import Settings
 from nnreach.verify.result import Status
 
 from ..soundness import networks
@@ -74,3 +75,17 @@ def test_milp_agrees_with_brute_force_on_wider_inputs(op):
         seen.add(expected)
         assert verify(problem, "milp", timeout=60).status is expected
     assert seen == {Status.HOLDS, Status.VIOLATED}
+
+
+def test_two_processes_give_the_serial_verdicts():
+    """Tightening and the programs of several polytopes on forked workers decide as one process does."""
+    rng = np.random.default_rng(29)
+    for _ in range(3):
+        net = networks.dense(rng, ops.Relu(), depth=2, width=12, n_in=10, n_out=4)
+        box = Box(-np.ones(10), np.ones(10))
+        y = net.forward(box.sample(2000, rng))
+        label = int(np.argmax(np.bincount(np.argmax(y, axis=1), minlength=4)))
+        problem = Problem(net, (robustness_property(box, label, 4),))
+        serial = verify(problem, "milp", timeout=60, settings=Settings(jobs=1))
+        parallel = verify(problem, "milp", timeout=60, settings=Settings(jobs=2))
+        assert serial.status is parallel.status and serial.status is not Status.UNKNOWN
