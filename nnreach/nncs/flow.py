@@ -1,17 +1,18 @@
 """Sound over-approximation of the flow of ``y' = f(y)`` over one time step, on zonotopes.
 
 Conservative linearisation (Althoff 2008, as in CORA): around a point ``p`` the field is
-``f(y) = f(p) + J (y - p) + L(y)`` where ``J`` is the Jacobian at ``p`` and the Lagrange remainder is
-``L_i(y) = 1/2 (y - p)^T H_i(xi) (y - p)`` with ``xi`` between ``p`` and ``y``. The linear system with
-the constant input ``f(p)`` and the bounded input ``L`` is solved with a Taylor series of ``e^{J t}``
-whose tail is bounded by a norm estimate, and the time-interval enclosure adds the correction
-matrices ``F`` and ``F~`` of the convex-hull interpolation. The remainder is bounded with Hessians
-enclosed by interval arithmetic (:mod:`.expr`) over the interval hull ``B`` of the time-interval set and
-``p`` (see :func:`_remainder`): since that set depends on the remainder bound, a guess ``r`` is enlarged
-until the remainder over the resulting set lies in ``[-r, r]``, which proves (by the usual fixed-point
-argument) that every solution stays in the set over the whole step. ``f(p)`` and ``J`` are enclosed by
-interval arithmetic too; their widths are added to the remainder. For affine fields the remainder is
-zero and the result is the exact image up to the Taylor tail and rounding. Every result is enlarged by :func:`.zono.with_rounding`.
+``f(y) = f(p) + J (y - p) + L(y)`` where ``J`` is the Jacobian at ``p`` and ``L`` is the Taylor
+remainder. The linear system with the constant input ``f(p) + l`` and the bounded input ``L - l`` (``l``
+the middle of the remainder's enclosure, so that a remainder of one sign costs half its width) is solved
+with a Taylor series of ``e^{J t}`` whose tail is bounded by a norm estimate, and the time-interval
+enclosure adds the correction matrices ``F`` and ``F~`` of the convex-hull interpolation. The remainder
+is enclosed (see :func:`remainder`) over the time-interval set with derivatives enclosed by interval
+arithmetic (:mod:`.expr`) over the interval hull ``B`` of that set and ``p``: since the set depends on
+the remainder's enclosure, a guess ``[a, b]`` is enlarged until the remainder over the resulting set lies
+in ``[a, b]``, which proves (by the usual fixed-point argument) that every solution stays in the set
+over the whole step. ``f(p)`` and ``J`` are enclosed by interval arithmetic too; their widths are added to
+the remainder. For affine fields the remainder is zero and the result is the exact image up to the
+Taylor tail and rounding. Every result is enlarged by :func:`.zono.with_rounding`.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def taylor(A: np.ndarray, h: float) -> Taylor:
                   phi)
 
 
+GUESS_WIDEN = 1.2
+"""A guess taken from the previous step is widened by this factor about its middle."""
+
+
 @dataclass(frozen=True)
 class Step:
     """The result of one flow step.
@@ -115,68 +120,177 @@ class Step:
     Attributes:
         point: a zonotope containing every solution at time ``h``.
         interval: a zonotope containing every solution at every time in ``[0, h]``.
-        remainder: the remainder radius (N,) over the accepted set, a guess for the next step.
+        remainder: the remainder's enclosure (N,) over the accepted set, a guess for the next step.
     """
 
     point: Zonotope
     interval: Zonotope
-    remainder: np.ndarray
+    remainder: Interval
 
 
-def _quadratic_bound(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> np.ndarray:
-    """``max |d^T Q_i d|`` over the zonotope ``d = c + G e``, for each of the matrices Q (n, N, N):
-    ``c^T Q c + 2 c^T Q G e + e^T (G^T Q G) e`` bounded term by term (squares e_j^2 in [0, 1])."""
-    QG = Q @ G                                           # (n, N, m)
-    M = np.einsum("nm,inl->iml", G, QG)                  # G^T Q_i G, (n, m, m)
+@dataclass(frozen=True)
+class Expansion:
+    """The field at the expansion point ``p`` (N,): enclosures of ``f(p)`` (n,), ``J(p)`` (n, N) and,
+    for fields that are not affine, of the Hessians ``H(p)`` (n, N, N)."""
+
+    p: np.ndarray
+    f: Interval
+    J: Interval
+    H: Interval | None
+
+    @classmethod
+    def at(cls, field, p: np.ndarray) -> "Expansion":
+        return cls(p, field.values(p, p), field.jacobian(p, p), None if field.is_affine else field.hessian(p, p))
+
+
+def _center_radius(v: Interval) -> tuple[np.ndarray, np.ndarray]:
+    """The middle of ``v`` and a radius with ``[mid - rad, mid + rad]`` containing ``v`` despite rounding."""
+    mid = (v.lo + v.hi) / 2
+    return mid, np.maximum(v.hi - mid, mid - v.lo)
+
+
+def _widen(v: Interval, factor: float) -> Interval:
+    """``v`` scaled by ``factor`` about its middle, plus a tiny absolute margin."""
+    mid, rad = _center_radius(v)
+    return Interval(mid - factor * rad - 1e-15, mid + factor * rad + 1e-15)
+
+
+def _sum(terms: Interval, axes: tuple[int, ...]) -> Interval:
+    """The sum of interval terms over ``axes``, widened by a bound on the float summation error."""
+    err = 1e-12 * terms.mag.sum(axis=axes)
+    return Interval(terms.lo.sum(axis=axes) - err, terms.hi.sum(axis=axes) + err)
+
+
+def _quadratic_range(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> Interval:
+    """An Interval (n,) containing ``d^T Q_i d`` over the zonotope ``d = c + G e``, for each of the
+    symmetric matrices Q (n, N, N); the intersection of :func:`_generator_range` and :func:`_eigen_range`."""
+    return _intersect([_generator_range(Q, c, G), _eigen_range(Q, c, G)])
+
+
+def _generator_range(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> Interval:
+    """``c^T Q c + 2 c^T Q G e + e^T (G^T Q G) e`` bounded term by term (squares e_j^2 in [0, 1]);
+    Q (n, N, N), c (N,), G (N, m)."""
+    n, N, m = Q.shape[0], G.shape[0], G.shape[1]
+    QG = Q @ G                                                                # (n, N, m)
+    M = (G.T @ QG.transpose(1, 0, 2).reshape(N, n * m)).reshape(m, n, m).transpose(1, 0, 2)  # G^T Q_i G
     const = np.einsum("n,inm,m->i", c, Q, c)
-    lin = 2 * np.abs(np.einsum("n,inm->im", c, QG)).sum(axis=1)
+    lin = 2 * np.abs(c @ QG).sum(axis=1)
     dg = np.diagonal(M, axis1=1, axis2=2)
-    off = np.abs(M).sum(axis=(1, 2)) - np.abs(dg).sum(axis=1)
-    hi = const + lin + np.maximum(dg, 0).sum(axis=1) + off
-    lo = const - lin + np.minimum(dg, 0).sum(axis=1) - off
-    size = np.abs(const) + lin + np.abs(M).sum(axis=(1, 2))
-    return np.maximum(np.abs(lo), np.abs(hi)) + 1e-12 * size  # the margin covers the float sums
+    absM = np.abs(M).sum(axis=(1, 2))
+    off = absM - np.abs(dg).sum(axis=1)
+    err = 1e-12 * (np.abs(const) + lin + absM)  # covers the float sums
+    return Interval(const - lin + np.minimum(dg, 0).sum(axis=1) - off - err,
+                    const + lin + np.maximum(dg, 0).sum(axis=1) + off + err)
 
 
-def _remainder(field, p: np.ndarray, Z: Zonotope, f_rad: np.ndarray, J_rad: np.ndarray) -> np.ndarray:
-    """Radius (N,) of a box containing ``f(y) - f~(p) - J~ (y - p)`` for ``y`` in the zonotope ``Z``,
-    where ``f~``, ``J~`` are the midpoints of enclosures of radius ``f_rad`` (n,), ``J_rad`` (n, N).
+def _eigen_range(Q: np.ndarray, c: np.ndarray, G: np.ndarray) -> Interval:
+    """``d^T Q_i d = sum_r lam_r (v_r . d)^2 + d^T E_i d`` with the eigenpairs of Q_i (float, so ``E_i``,
+    the residual, is bounded by ``|d|^T |E_i| |d|``): each ``v_r . d`` is an exact interval over the
+    zonotope, so a quadratic of low rank (a function of few directions) is bounded tightly."""
+    lam, V = np.linalg.eigh(Q)                                   # (n, N), (n, N, N): Q_i = V_i diag V_i^T
+    E = Q - np.einsum("inr,ir,imr->inm", V, lam, V)
+    proj_c = np.einsum("inr,n->ir", V, c)                        # v_r . c, (n, N)
+    proj_r = np.abs(np.einsum("inr,nm->irm", V, G)).sum(axis=2)  # |v_r^T G|_1, (n, N)
+    sq = Interval(proj_c - proj_r, proj_c + proj_r) ** 2
+    main = _sum(sq * lam, (1,))
+    mag = np.abs(c) + np.abs(G).sum(axis=1)
+    resid = np.einsum("j,ijk,k->i", mag, np.abs(E), mag) + 1e-12 * (np.abs(Q).sum(axis=(1, 2)) * mag.max() ** 2)
+    return Interval(main.lo - resid, main.hi + resid)
 
-    The Lagrange term ``1/2 d^T H(xi) d`` (``d = y - p``, ``xi`` in the hull ``B`` of Z and p) is
-    bounded with ``H(B) = H_mid +- H_rad``: ``d^T H_mid d`` over the zonotope ``Z - p`` (which keeps
-    the correlations between the coordinates of d) plus ``|d|^T H_rad |d|``, and, whichever is smaller,
-    by interval arithmetic over the box ``B - p``.
+
+def _products2(d: Interval) -> Interval:
+    """Enclosures (N, N) of ``d_j d_k`` over the box ``d`` (N,), exact on the diagonal (squares)."""
+    dd = Interval(d.lo[:, None], d.hi[:, None]) * Interval(d.lo[None, :], d.hi[None, :])
+    diag = np.eye(d.lo.shape[0], dtype=bool)
+    sq = d ** 2
+    return Interval(np.where(diag, sq.lo[:, None], dd.lo), np.where(diag, sq.hi[:, None], dd.hi))
+
+
+def _products3(d: Interval) -> Interval:
+    """Enclosures (N, N, N) of ``d_j d_k d_l`` over the box ``d`` (N,), with repeated indices as powers
+    (``d_a^2 d_c``, ``d_a^3``) so that they are exact."""
+    N = d.lo.shape[0]
+    a, b, c = np.sort(np.indices((N, N, N)).reshape(3, -1), axis=0)   # each triple sorted, a <= b <= c
+    da, db, dc = (Interval(d.lo[i], d.hi[i]) for i in (a, b, c))
+    picks = [(a == c, da ** 3), (a == b, da ** 2 * dc), (b == c, db ** 2 * da)]
+    out = da * db * dc
+    for cond, v in reversed(picks):  # the first matching case wins
+        out = Interval(np.where(cond, v.lo, out.lo), np.where(cond, v.hi, out.hi))
+    return Interval(out.lo.reshape(N, N, N), out.hi.reshape(N, N, N))
+
+
+def _intersect(forms: list[Interval]) -> Interval:
+    """The intersection of enclosures of one quantity; an undefined (NaN) bound counts as unbounded."""
+    lo = np.max([np.where(np.isnan(f.lo), -np.inf, f.lo) for f in forms], axis=0)
+    hi = np.min([np.where(np.isnan(f.hi), np.inf, f.hi) for f in forms], axis=0)
+    return Interval(lo, hi)
+
+
+def _lagrange_forms(field, ex: Expansion, Z: Zonotope, d: Interval) -> list[Interval]:
+    """Enclosures (n,) of ``L(y) = f(y) - f(p) - J(p) (y - p)`` for y in Z, with ``d`` the box of
+    ``y - p`` (the hull ``B`` of Z and p, minus p):
+
+    * second order, interval form: ``1/2 sum_jk H_ijk(B) d_j d_k`` by interval arithmetic;
+    * second order, zonotope form: ``1/2 d^T H_mid(B) d`` over the zonotope ``Z - p`` (which keeps the
+      correlations between the coordinates of d) plus ``1/2 |d|^T H_rad(B) |d|``;
+    * third order: ``1/2 d^T H(p) d`` over the zonotope ``Z - p`` plus ``1/6 sum_jkl T_ijkl(B) d_j d_k d_l``
+      by interval arithmetic (T the third derivatives).
     """
-    N = p.shape[0]
-    n = field.n
+    lo, hi = d.lo + ex.p, d.hi + ex.p
+    c, G = Z.center - ex.p, Z.generators
+    mag = d.mag
+
+    def quadratic(H: Interval) -> Interval:
+        rad = np.einsum("j,ijk,k->i", mag, (H.hi - H.lo) / 2, mag) * (1 + 1e-12)
+        q = _quadratic_range(H.mid, c, G)
+        return Interval(0.5 * (q.lo - rad), 0.5 * (q.hi + rad))
+
+    H = field.hessian(lo, hi)
+    interval2 = _sum(H * _products2(d), (1, 2))
+    forms = [Interval(0.5 * interval2.lo, 0.5 * interval2.hi)]
+    if np.all(np.isfinite(H.lo)) and np.all(np.isfinite(H.hi)):
+        forms.append(quadratic(H))
+    cubic = _sum(field.third(lo, hi) * _products3(d), (1, 2, 3))
+    forms.append(quadratic(ex.H) + Interval(cubic.lo / 6, cubic.hi / 6))
+    return forms
+
+
+def remainder(field, ex: Expansion, Z: Zonotope) -> Interval:
+    """An Interval (N,) containing ``f(y) - f~(p) - J~ (y - p)`` for ``y`` in the zonotope ``Z``, where
+    ``f~``, ``J~`` are the midpoints of the enclosures of ``ex`` (zero in the coordinates n..N-1 that
+    the field does not move): the intersection of the forms of :func:`_lagrange_forms`, plus the radii
+    of the enclosures of ``f(p)`` and ``J(p)``.
+    """
+    p = ex.p
+    N, n = p.shape[0], field.n
     lo, hi = Z.bounds()
     slack = 1e-12 * zono.magnitude(Z) + zono.ROUND_ABS  # the float bounds of Z, rounded outward
     lo, hi = np.minimum(lo - slack, p), np.maximum(hi + slack, p)
     d = Interval(lo - p, hi - p)
-    mag = d.mag
-    r = f_rad + J_rad @ mag
-    if not field.is_affine:
-        H = field.hessian(lo, hi)                       # (n, N, N)
-        # interval form: 1/2 sum_jk H_ijk d_j d_k, with d_j^2 >= 0 on the diagonal
-        dd = Interval(d.lo[:, None], d.hi[:, None]) * Interval(d.lo[None, :], d.hi[None, :])
-        diag = np.eye(N, dtype=bool)
-        sq = d ** 2
-        dd = Interval(np.where(diag, sq.lo[:, None], dd.lo), np.where(diag, sq.hi[:, None], dd.hi))
-        q = H * Interval(dd.lo[None], dd.hi[None])
-        s = Interval(q.lo.sum(axis=(1, 2)), q.hi.sum(axis=(1, 2)))
-        box_form = s.mag + 1e-12 * np.maximum(np.abs(q.lo), np.abs(q.hi)).sum(axis=(1, 2))
-        h_mid, h_rad = H.mid, (H.hi - H.lo) / 2
-        if np.all(np.isfinite(h_mid)) and np.all(np.isfinite(h_rad)):
-            zono_form = (_quadratic_bound(h_mid, Z.center - p, Z.generators)
-                         + np.einsum("j,ijk,k->i", mag, h_rad, mag) * (1 + 1e-12))
-            box_form = np.minimum(box_form, zono_form)
-        r = r + 0.5 * box_form
-    out = np.zeros(N)
-    out[:n] = r
-    return out
+    spread = (ex.f.hi - ex.f.lo) / 2 + (ex.J.hi - ex.J.lo) / 2 @ d.mag
+    L = Interval(np.zeros(n)) if field.is_affine else _intersect(_lagrange_forms(field, ex, Z, d))
+    out = L + Interval(-spread, spread)
+    return Interval(np.concatenate([out.lo, np.zeros(N - n)]), np.concatenate([out.hi, np.zeros(N - n)]))
 
 
-def flow_step(field, R0: Zonotope, h: float, guess: np.ndarray | None = None) -> Step:
+def _linear_sets(tay: Taylor, Z0: Zonotope, u: np.ndarray, rad: np.ndarray, h: float) -> tuple[Zonotope, Zonotope]:
+    """Zonotopes containing, at time ``h`` and over ``[0, h]``, every solution of ``z' = A z + u + v(t)``
+    with ``z(0)`` in Z0 and ``|v(t)| <= rad`` (the matrices of ``A`` and ``h`` in ``tay``; u, rad (N,))."""
+    N = Z0.dim
+    mag0 = zono.magnitude(Z0)
+    tail = tay.phi * mag0.sum() + h * tay.phi * np.abs(u).sum()    # (e^{Ah} - T) z0 + (Gamma - P) u
+    inp = tay.P_abs @ rad + h * tay.phi * rad.sum()                 # inputs in [-rad, rad] over [0, h]
+    hom = Z0.affine_map(tay.T, tay.P @ u)                           # T z0 + P u
+    point = zono.add_box(hom, np.full(N, tail) + inp)
+    hull = zono.enclose(Z0, hom)                                    # CH(z0, T z0 + P u)
+    corr = zono.interval_map(tay.F_mid, tay.F_rad, Z0)              # F z0
+    interval = zono.add_box(
+        Zonotope(hull.center + corr.center, np.hstack([hull.generators, corr.generators])),
+        np.abs(tay.Ft_mid @ u) + tay.Ft_rad @ np.abs(u) + tail + inp)  # F~ u, the tails and the inputs
+    return point, interval
+
+
+def flow_step(field, R0: Zonotope, h: float, guess: Interval | None = None) -> Step:
     """Over-approximate the solutions of ``y' = (field(y), 0)`` from ``R0`` over ``[0, h]``.
 
     Args:
@@ -184,7 +298,8 @@ def flow_step(field, R0: Zonotope, h: float, guess: np.ndarray | None = None) ->
             ``N = R0.dim`` variables; coordinates ``n..N-1`` (inputs held constant) do not move.
         R0: the set at time 0, N dimensions.
         h: the step.
-        guess: a first remainder radius (N,) (e.g. the previous step's).
+        guess: a first enclosure (N,) of the remainder (e.g. the previous step's), widened by
+            :data:`GUESS_WIDEN` before use.
     Raises:
         FlowError when the remainder iteration does not close.
     """
@@ -193,34 +308,25 @@ def flow_step(field, R0: Zonotope, h: float, guess: np.ndarray | None = None) ->
     fc = np.zeros(N)
     fc[:n] = field(c[None])[0]
     p = c + h / 2 * fc
-    f_iv, J_iv = field.values(p, p), field.jacobian(p, p)
+    ex = Expansion.at(field, p)
     fp = np.zeros(N)
-    fp[:n] = f_iv.mid
+    fp[:n] = ex.f.mid
     A = np.zeros((N, N))
-    A[:n] = J_iv.mid
-    f_rad, J_rad = (f_iv.hi - f_iv.lo) / 2, (J_iv.hi - J_iv.lo) / 2
+    A[:n] = ex.J.mid
     tay = taylor(A, h)
     Z0 = Zonotope(c - p, R0.generators)
-    mag0 = zono.magnitude(Z0)
-    tail = tay.phi * mag0.sum() + h * tay.phi * np.abs(fp).sum()   # (e^{Ah} - T) z0 + (Gamma - P) fp
-    hom = Z0.affine_map(tay.T, tay.P @ fp)                          # T z0 + P fp
-    point_lin = zono.add_box(hom, np.full(N, tail))
-    hull = zono.enclose(Z0, hom)                                    # CH(z0, T z0 + P fp)
-    corr = zono.interval_map(tay.F_mid, tay.F_rad, Z0)              # F z0
-    interval_lin = zono.add_box(
-        Zonotope(hull.center + corr.center, np.hstack([hull.generators, corr.generators])),
-        np.abs(tay.Ft_mid @ fp) + tay.Ft_rad @ np.abs(fp) + tail)   # F~ fp and the tails
-    r = np.zeros(N) if guess is None else np.asarray(guess, float).copy()
+    g = Interval(np.zeros(N)) if guess is None else _widen(guess, GUESS_WIDEN)
     for _ in range(REMAINDER_TRIES):
-        inp = tay.P_abs @ r + h * tay.phi * r.sum()                  # inputs in [-r, r] over [0, h]
-        ti = zono.add_box(interval_lin, inp)
+        mid, rad = _center_radius(g)
+        point, ti = _linear_sets(tay, Z0, fp + mid, rad, h)
+        ti = Zonotope(ti.center + p, ti.generators)
         with np.errstate(over="ignore", invalid="ignore"):  # infinities only make the check fail
-            actual = _remainder(field, p, Zonotope(ti.center + p, ti.generators), f_rad, J_rad)
-        if np.all(actual <= r):
-            point = zono.add_box(point_lin, inp)
-            return Step(zono.with_rounding(Zonotope(point.center + p, point.generators)),
-                        zono.with_rounding(Zonotope(ti.center + p, ti.generators)), actual)
-        if not np.all(np.isfinite(actual)):
+            actual = remainder(field, ex, ti)
+        if np.all(actual.lo >= g.lo) and np.all(actual.hi <= g.hi):
+            return Step(zono.with_rounding(Zonotope(point.center + p, point.generators)), zono.with_rounding(ti),
+                        actual)
+        if not (np.all(np.isfinite(actual.lo)) and np.all(np.isfinite(actual.hi))):
             break
-        r = np.maximum(r, actual * 1.5 + 1e-15)
+        wide = _widen(actual, 1.5)
+        g = Interval(np.minimum(g.lo, wide.lo), np.maximum(g.hi, wide.hi))
     raise FlowError("the Lagrange remainder did not converge; the set is too large for one step")

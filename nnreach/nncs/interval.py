@@ -39,8 +39,12 @@ class Interval:
         return x if isinstance(x, Interval) else Interval(x)
 
     @staticmethod
-    def _rounded(lo, hi) -> "Interval":
-        return Interval(_down(lo), _up(hi))
+    def _rounded(lo: np.ndarray, hi: np.ndarray) -> "Interval":
+        """``[lo, hi]`` rounded outward; lo and hi are float arrays of one shape (no checks: the fast path
+        of the operators)."""
+        out = object.__new__(Interval)
+        out.lo, out.hi = _down(lo), _up(hi)
+        return out
 
     def __repr__(self):
         return f"Interval({self.lo!r}, {self.hi!r})"
@@ -75,9 +79,11 @@ class Interval:
 
     def __mul__(self, other):
         o = Interval.of(other)
-        p = np.stack(np.broadcast_arrays(self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi))
-        p = np.where(np.isnan(p), 0.0, p)  # 0 * inf
-        return Interval._rounded(p.min(axis=0), p.max(axis=0))
+        a, b, c, d = self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi
+        # fmin/fmax skip a NaN (0 * inf): 0 is in the factor then, so 0 * o is covered by the others;
+        # only when all four are NaN (0 * [inf, inf]) is the product 0
+        lo, hi = np.fmin(np.fmin(a, b), np.fmin(c, d)), np.fmax(np.fmax(a, b), np.fmax(c, d))
+        return Interval._rounded(np.where(np.isnan(lo), 0.0, lo), np.where(np.isnan(hi), 0.0, hi))
 
     __rmul__ = __mul__
 

@@ -27,7 +27,7 @@ from ..sets.box import Box
 from ..sets.zonotope import Zonotope
 from ..verify.deadline import Deadline
 from . import zono
-from .flow import FlowError, _remainder, flow_step
+from .flow import Expansion, FlowError, flow_step, remainder
 from .plant import Plant
 
 NET_ROUND_REL = 1e-9
@@ -140,15 +140,17 @@ def _joint(X: Zonotope, U: Zonotope, plant: Plant) -> Zonotope:
 
 
 def _discrete_map(field_, Y: Zonotope) -> Zonotope:
-    """A zonotope containing ``{g(y) : y in Y}``, by linearisation at the center with the Lagrange remainder."""
-    c = Y.center
-    g, J = field_.values(c, c), field_.jacobian(c, c)
+    """A zonotope containing ``{g(y) : y in Y}``, by linearisation at the center with the Taylor remainder."""
+    ex = Expansion.at(field_, Y.center)
     with np.errstate(over="ignore", invalid="ignore"):
-        rem = _remainder(field_, c, Y, (g.hi - g.lo) / 2, (J.hi - J.lo) / 2)
-    if not np.all(np.isfinite(rem)):
+        rem = remainder(field_, ex, Y)
+    n = field_.n
+    lo, hi = rem.lo[:n], rem.hi[:n]
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
         raise FlowError("the Lagrange remainder of the map is unbounded on the set")
-    out = Zonotope(g.mid, J.mid @ Y.generators)
-    return zono.with_rounding(zono.add_box(out, rem[: field_.n]))
+    mid = (lo + hi) / 2
+    out = Zonotope(ex.f.mid + mid, ex.J.mid @ Y.generators)
+    return zono.with_rounding(zono.add_box(out, np.maximum(hi - mid, mid - lo)))
 
 
 def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOptions(), *,
@@ -207,7 +209,7 @@ def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOp
                 todo[:0] = [(dt / 2, depth + 1)] * 2
                 guess = None
                 continue
-            guess = s.remainder * 1.2
+            guess = s.remainder
             Y = zono.reduce(s.point, options.order, keep)
             if not emit(FlowSet(t, t + dt, zono.project(s.interval, n))):
                 return pipe

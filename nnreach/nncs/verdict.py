@@ -6,7 +6,7 @@
    only when it still violates is the verdict ``violated``.
 2. Flowpipes (:func:`.loop.reach`) checked set by set against the spec. When a set is not proved, its
    X0 box is bisected along the coordinate whose X0 generator moves the set most in the direction of
-   the failed constraint, and both halves are tried again, up to ``max_pieces`` boxes, on ``jobs``
+   the failed constraint, weighted by the box's width relative to X0 (see :func:`_split_dim`), and both halves are tried again, up to ``max_pieces`` boxes, on ``jobs``
    worker processes at once.
 """
 
@@ -122,13 +122,18 @@ def falsify(problem: Problem, rng: np.random.Generator, deadline: Deadline,
     return None, first
 
 
-def _split_dim(box: Box, pipe: Flowpipe) -> int:
-    """The coordinate to bisect: largest ``|d . G_k| `` over X0's generators k of the last set."""
+def _split_dim(box: Box, pipe: Flowpipe, X0: Box) -> int:
+    """The coordinate to bisect: largest ``|d . G_k| * w_k / W_k`` over X0's generators k of the last set,
+    with ``w_k`` the box's width and ``W_k`` X0's. ``|d . G_k|`` (the sensitivity of the failed constraint)
+    is proportional to ``w_k``; the extra factor favours coordinates split less often so far, since the
+    linearisation remainders grow with the products of the widths and do not show in ``G_k``."""
     G = pipe.sets[-1].set.generators[:, : box.dim]
-    score = np.abs(pipe.direction @ G) if pipe.direction is not None else np.zeros(box.dim)
-    score = np.where(box.hi > box.lo, score, -1.0)
+    free = box.hi > box.lo
+    rel = np.where(free, (box.hi - box.lo) / np.where(free, X0.hi - X0.lo, 1.0), 0.0)
+    score = np.abs(pipe.direction @ G) * rel if pipe.direction is not None else np.zeros(box.dim)
+    score = np.where(free, score, -1.0)
     if score.max() <= 0:  # no sensitivity known (e.g. the flow failed): the widest relative coordinate
-        score = np.where(box.hi > box.lo, box.hi - box.lo, -1.0)
+        score = np.where(free, rel, -1.0)
     return int(np.argmax(score))
 
 
@@ -161,9 +166,12 @@ class _Inline:
         self.problem = problem
 
     def submit(self, box: Box, seconds: float | None) -> Future:
+        from threadpoolctl import threadpool_limits
+
         fut: Future = Future()
         try:
-            fut.set_result(_pipe(self.problem, box, seconds))
+            with threadpool_limits(1):  # the matrices are small: BLAS threads only cost time
+                fut.set_result(_pipe(self.problem, box, seconds))
         except Exception as e:  # noqa: BLE001 (handed over like a worker's exception, Timeout included)
             fut.set_exception(e)
         return fut
@@ -240,7 +248,7 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
                 if tried + len(todo) + len(running) + 2 > problem.max_pieces or not np.any(box.hi > box.lo):
                     return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=tried,
                                    message=f"{pipe.failure} (after {tried} boxes)")
-                k = _split_dim(box, pipe)
+                k = _split_dim(box, pipe, problem.X0)
                 mid = (box.lo[k] + box.hi[k]) / 2
                 left_hi, right_lo = box.hi.copy(), box.lo.copy()
                 left_hi[k], right_lo[k] = mid, mid

@@ -10,6 +10,7 @@ from nnreach.nncs.config import load_config
 from nnreach.nncs.loop import reach
 from nnreach.nncs.simulation import draw_disturbances, initial_points, simulate
 from nnreach.nncs.verdict import Verdict, verify
+from nnreach.sets.box import Box
 
 from ..conftest import EXAMPLES
 from .containment import worst_escape
@@ -73,3 +74,17 @@ def test_falsified_benchmarks_have_a_real_counterexample(name):
     # simulate it again independently, with a different integrator, and check the violation
     tr = simulate(pb.loop, ce.x0[None], pb.steps, disturbances=ce.disturbances[None], points=50)
     assert pb.spec.robustness(tr.times, tr.states, pb.final_time)[0] > 1e-3
+
+
+def test_double_pendulum_piece_flowpipe_contains_500_trajectories_over_the_horizon():
+    """A sixty-fourth of X0 of the less-robust double pendulum is proved; its flowpipe over all 20 periods
+    (strongly nonlinear, remainders centred and bounded to third order) contains simulated trajectories."""
+    pb = load_config(FOLDER / "double_pendulum_less.toml").problem
+    w = (pb.X0.hi - pb.X0.lo) / np.array([4, 4, 2, 2])
+    lo = pb.X0.lo + np.array([3, 3, 1, 1]) * w
+    box = Box(lo, lo + w)
+    pipe = reach(pb.loop, box, pb.steps, pb.reach_options)
+    assert pipe.failure is None and len(pipe.samples) == pb.steps + 1
+    rng = np.random.default_rng(11)
+    tr = simulate(pb.loop, initial_points(box.lo, box.hi, 500, rng), pb.steps, points=20)
+    assert worst_escape(pipe, tr, rng) <= 1e-9

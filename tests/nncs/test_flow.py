@@ -6,7 +6,7 @@ from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
 from nnreach.nncs.expr import compile_strings
-from nnreach.nncs.flow import FlowError, flow_step
+from nnreach.nncs.flow import Expansion, FlowError, _quadratic_range, flow_step, remainder
 from nnreach.nncs.plant import AffineField
 from nnreach.nncs.zono import box_zonotope
 from nnreach.sets.zonotope import Zonotope
@@ -76,3 +76,45 @@ def test_flow_step_refuses_a_set_too_large_to_linearise():
     f = compile_strings(["y", "x**3*y**2"], ["x", "y"], {}, "blowup")
     with pytest.raises(FlowError):
         flow_step(f, box_zonotope(np.array([5.0, 5.0]), np.array([9.0, 9.0])), 1.0)
+
+
+@pytest.mark.parametrize("name", sorted(SYSTEMS))
+def test_remainder_encloses_sampled_linearisation_errors(name):
+    """``f(y) - f(p) - J(p) (y - p)`` at points of a zonotope lies in :func:`remainder`'s interval."""
+    exprs, lo, hi, _ = SYSTEMS[name]
+    f = compile_strings(exprs, ["x", "y", "u"], {}, name)
+    rng = np.random.default_rng(5)
+    Z = Zonotope((np.array(lo) + np.array(hi)) / 2, rng.standard_normal((3, 6)) * 0.05)
+    ex = Expansion.at(f, Z.center + 0.01)
+    rem = remainder(f, ex, Z)
+    y = Z.sample(3000, rng)
+    err = f(y) - ex.f.mid - (y - ex.p) @ ex.J.mid.T
+    assert np.all(err >= rem.lo[:2] - 1e-12) and np.all(err <= rem.hi[:2] + 1e-12)
+
+
+def test_quadratic_range_encloses_samples_and_is_tight_for_rank_one():
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal(4)
+    Q = np.stack([np.outer(v, v), rng.standard_normal((4, 4))])
+    Q[1] = Q[1] + Q[1].T
+    c, G = rng.standard_normal(4) * 0.1, rng.standard_normal((4, 7)) * 0.3
+    got = _quadratic_range(Q, c, G)
+    d = c + rng.uniform(-1, 1, (20000, 7)) @ G.T
+    vals = np.einsum("kn,inm,km->ki", d, Q, d)
+    assert np.all(vals >= got.lo) and np.all(vals <= got.hi)
+    s_hi = (abs(v @ c) + np.abs(v @ G).sum()) ** 2   # (v . d)^2 attains it at a vertex
+    assert got.hi[0] <= s_hi * (1 + 1e-9) and got.lo[0] >= -1e-9
+
+
+def test_third_derivatives_enclose_finite_differences():
+    f = compile_strings(["sin(x)*y**2 + x**3*u", "cos(x - y)/(2 + x**2)"], ["x", "y", "u"], {}, "third")
+    lo, hi = np.array([0.2, -0.4, 0.1]), np.array([0.6, 0.3, 0.5])
+    T = f.third(lo, hi)
+    rng = np.random.default_rng(4)
+    e = 1e-3
+    for y in lo + rng.uniform(size=(50, 3)) * (hi - lo):
+        for k in range(3):
+            step = e * np.eye(3)[k]
+            Hp, Hm = f.hessian(y + step, y + step), f.hessian(y - step, y - step)
+            fd = (Hp.mid - Hm.mid) / (2 * e)          # d/dy_k of the Hessian, (n, N, N)
+            assert np.all(fd >= T.lo[..., k] - 1e-4) and np.all(fd <= T.hi[..., k] + 1e-4)
