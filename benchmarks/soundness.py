@@ -12,7 +12,8 @@ Steps:
    its own process under ``--timeout`` (``--jobs`` at once).
 3. Re-check every ``violated`` verdict independently: the witness of the result file must lie in the
    input box and onnxruntime (float32) must put its output in the unsafe set.
-4. Run the reader fuzzers (``tests/io/test_fuzz_readers.py``) with ``--fuzz-examples`` inputs each.
+4. Run the reader fuzzers (:data:`FUZZERS`: VNN-LIB, ONNX, ``.nnet``, ``.mat``, the closed-loop TOML
+   files and the CLI) with ``--fuzz-examples`` inputs each.
 
 The report (printed and written to ``OUT/report.txt``) lists every instance x method verdict, the
 counts per method and kind, and the **unsound** verdicts: ``holds`` on a planted or tie instance,
@@ -47,6 +48,8 @@ from nnreach.verify.api import LOW_INPUT_DIM, METHODS, complete_method  # noqa: 
 
 GRACE = 10.0
 """Seconds past the timeout before a run's process group is killed (then it counts as ``timeout``)."""
+FUZZERS = ("tests/io/test_fuzz_readers.py", "tests/io/test_fuzz_nncs.py")
+"""The fuzzing test files that step 4 runs."""
 SHORT = {"holds": "H", "violated": "V", "unknown": "?", "timeout": "T", "n/a": "-", "error": "E"}
 
 
@@ -188,7 +191,7 @@ def run_fuzzers(examples: int) -> tuple[list[str], bool]:
     env = {**os.environ, "NNREACH_FUZZ_EXAMPLES": str(examples)}
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--hypothesis-show-statistics", "tests/io/test_fuzz_readers.py"],
+                           "--hypothesis-show-statistics", *FUZZERS],
                           cwd=REPO, env=env, capture_output=True, text=True)
     tests = re.findall(r"::(test_\w+(?:\[[^\]]*\])?):", proc.stdout)
     counts = [int(c) for c in re.findall(r"- (\d+) passing", proc.stdout)]

@@ -26,12 +26,15 @@ Layout::
     [options]                     # optional: substeps, order, samples, max_pieces, timeout
     [plot]                        # optional: pairs = [["x", "v"]], time = ["x - v"] (affine)
 
-Every error (a syntax error, a missing key, an expression that is not affine) is an
-:class:`~nnreach.errors.InputError` naming the key.
+Every error (a syntax error, a missing or unknown key, a value of the wrong type or shape, a number that
+is not finite or out of range, an expression that is not affine) is an :class:`~nnreach.errors.InputError`
+naming the key, on one line. Names (states, inputs, disturbances, constants) must be distinct Python
+identifiers; expressions are parsed without evaluating code (:func:`.expr.parse`).
 """
 
 from __future__ import annotations
 
+import keyword
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,21 @@ from .loop import ClosedLoop, ReachOptions
 from .plant import Plant
 from .spec import Polytope, Spec, Window
 from .verdict import Problem
+
+KEYS = {
+    "file": {"name", "expected", "steps", "plant", "controller", "initial", "spec", "options", "plot"},
+    "plant": {"kind", "states", "inputs", "constants", "dynamics", "disturbances", "A", "B", "c", "E"},
+    "controller": {"model", "period", "inputs", "outputs"},
+    "spec": {"safe", "avoid", "goal"},
+    "window": {"constraints", "box", "time"},
+    "goal": {"constraints", "box"},
+    "options": {"substeps", "order", "samples", "max_pieces", "timeout"},
+    "plot": {"pairs", "time"},
+}
+"""The keys each table may have (anything else is a typo, reported rather than ignored)."""
+COUNTS = {"steps": (1, 10_000), "substeps": (1, 10_000), "samples": (0, 100_000), "max_pieces": (1, 1_000_000)}
+"""The allowed range of each integer setting."""
+EXPECTED = ("holds", "violated")
 
 
 @dataclass(frozen=True)
@@ -67,15 +85,31 @@ class Config:
     plot_time: tuple[tuple[np.ndarray, float, str], ...]
 
 
+# -- values ------------------------------------------------------------------------------------------
+
+def _at(where: str, key) -> str:
+    """The name of ``key`` inside ``where`` for messages (quoted unless it is an identifier)."""
+    return f"{where}.{key}" if isinstance(key, str) and key.isidentifier() else f"{where}[{key!r}]"
+
+
+def _table(value, where: str, kind: str) -> dict:
+    """``value``, which must be a table with only the keys of ``KEYS[kind]``."""
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: expected a table, got {type(value).__name__}")
+    unknown = sorted(repr(k) for k in set(value) - KEYS[kind])
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)} (expected {', '.join(sorted(KEYS[kind]))})")
+    return value
+
+
 def _get(table: dict, key: str, where: str, kind=None, default: Any = ...):
     if key not in table:
         if default is ...:
             raise InputError(f"{where}: missing key {key!r}")
         return default
     value = table[key]
-    if kind is not None and not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise InputError(f"{where}.{key}: expected {names}, got {type(value).__name__}")
+    if kind is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        raise InputError(f"{_at(where, key)}: expected {kind.__name__}, got {type(value).__name__}")
     return value
 
 
@@ -85,35 +119,75 @@ def _strings(value, where: str) -> list[str]:
     return value
 
 
+def _names(value, where: str) -> list[str]:
+    """A list of distinct names, each a Python identifier that is not a keyword."""
+    names = _strings(value, where)
+    bad = [v for v in names if not v.isidentifier() or keyword.iskeyword(v)]
+    if bad:
+        raise InputError(f"{where}: {bad[0]!r} is not a valid name (letters, digits and _, not a keyword)")
+    if len(set(names)) != len(names):
+        raise InputError(f"{where}: names must be distinct, got {names}")
+    return names
+
+
 def _number(value, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: expected a number, got {value!r}")
+    if not np.isfinite(float(value)):
+        raise InputError(f"{where}: expected a finite number, got {value!r}")
     return float(value)
 
 
-def _interval(value, where: str) -> tuple[float, float]:
+def _positive(value, where: str) -> float:
+    x = _number(value, where)
+    if not x > 0:
+        raise InputError(f"{where}: must be positive, got {x}")
+    return x
+
+
+def _count(table: dict, key: str, where: str, default: int) -> int:
+    """An integer setting within its range of :data:`COUNTS`."""
+    value = _get(table, key, where, int, default)
+    lo, hi = COUNTS[key]
+    if not lo <= value <= hi:
+        raise InputError(f"{_at(where, key)}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _interval(value, where: str, open_end: bool = False) -> tuple[float, float]:
+    """``[lo, hi]`` or a number (finite; ``hi`` may be ``inf`` if ``open_end``)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value), float(value)
+        return _number(value, where), _number(value, where)
     if not isinstance(value, list) or len(value) != 2:
         raise InputError(f"{where}: expected [lo, hi] or a number, got {value!r}")
-    lo, hi = _number(value[0], where), _number(value[1], where)
+    lo = _number(value[0], where)
+    hi = float("inf") if open_end and value[1] == float("inf") else _number(value[1], where)
     if lo > hi:
         raise InputError(f"{where}: lo {lo} > hi {hi}")
     return lo, hi
 
 
-def _matrix(value, rows: int | None, where: str) -> np.ndarray:
+def _matrix(value, shape: tuple[int | None, int | None], where: str) -> np.ndarray:
+    """A matrix of finite numbers of the given shape (None: any size on that axis)."""
     try:
         M = np.array(value, dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"{where}: expected a matrix of numbers") from None
-    if M.ndim != 2 or (rows is not None and M.shape[0] != rows):
-        raise InputError(f"{where}: expected a matrix with {rows} rows, got shape {M.shape}")
+    if M.ndim != 2 or any(want is not None and got != want for got, want in zip(M.shape, shape)):
+        want = " x ".join("any" if w is None else str(w) for w in shape)
+        raise InputError(f"{where}: expected a {want} matrix, got shape {M.shape}")
+    if not np.all(np.isfinite(M)):
+        raise InputError(f"{where}: entries must be finite numbers")
     return M
 
 
+# -- expressions and sets ------------------------------------------------------------------------------
+
 def affine(texts: Sequence[str], names: Sequence[str], constants: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
     """``(W, b)`` with ``expr_i = W_i . vars + b_i`` for affine expression strings; W (k, len(names))."""
+    clash = sorted(set(names) & set(constants))
+    if clash:
+        raise InputError(f"{where}: {', '.join(clash)} is both a variable and a constant")
     syms = {v: sympy.Symbol(v) for v in names}
     exprs = [parse(t, syms, constants, f"{where}[{i}]") for i, t in enumerate(texts)]
     try:
@@ -121,9 +195,12 @@ def affine(texts: Sequence[str], names: Sequence[str], constants: dict, where: s
     except ValueError:  # sympy NonlinearError derives from it
         raise InputError(f"{where}: expressions must be affine in {', '.join(names)}") from None
     try:
-        return np.array(A, dtype=float).reshape(len(exprs), len(names)), -np.array(b, dtype=float).reshape(-1)
+        W, c = np.array(A, dtype=float).reshape(len(exprs), len(names)), -np.array(b, dtype=float).reshape(-1)
     except TypeError:
         raise InputError(f"{where}: expressions must be affine with numeric coefficients") from None
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(c))):
+        raise InputError(f"{where}: coefficients must be finite")
+    return W, c
 
 
 def _polytope(table: dict, states: Sequence[str], constants: dict, where: str) -> Polytope:
@@ -136,13 +213,15 @@ def _polytope(table: dict, states: Sequence[str], constants: dict, where: str) -
         else:
             raise InputError(f"{where}.constraints[{i}]: expected 'lhs <= rhs' or 'lhs >= rhs', got {text!r}")
         W, b = affine([f"({lhs}) - ({rhs})"], states, constants, f"{where}.constraints[{i}]")
+        if not np.any(W[0]):
+            raise InputError(f"{where}.constraints[{i}]: {text!r} does not depend on the states")
         H.append(sign * W[0])
         g.append(-sign * b[0])
     box = _get(table, "box", where, dict, {})
     for name, value in box.items():
         if name not in states:
             raise InputError(f"{where}.box: unknown state {name!r}")
-        lo, hi = _interval(value, f"{where}.box.{name}")
+        lo, hi = _interval(value, _at(f"{where}.box", name))
         e = np.eye(len(states))[list(states).index(name)]
         H += [e, -e]
         g += [hi, -lo]
@@ -158,96 +237,145 @@ def _windows(items, states, constants, where) -> tuple[Window, ...]:
         raise InputError(f"{where}: expected a table or an array of tables")
     out = []
     for k, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise InputError(f"{where}[{k}]: expected a table")
-        t0, t1 = _interval(_get(item, "time", f"{where}[{k}]", default=[0.0, float("inf")]), f"{where}[{k}].time")
+        item = _table(item, f"{where}[{k}]", "window")
+        t0, t1 = _interval(_get(item, "time", f"{where}[{k}]", default=[0.0, float("inf")]), f"{where}[{k}].time",
+                           open_end=True)
         out.append(Window(_polytope(item, states, constants, f"{where}[{k}]"), t0, t1))
     return tuple(out)
 
 
-def _plant(table: dict) -> Plant:
-    states = _strings(_get(table, "states", "plant"), "plant.states")
-    inputs = _strings(_get(table, "inputs", "plant"), "plant.inputs")
+# -- tables ----------------------------------------------------------------------------------------------
+
+def _constants(table: dict) -> dict[str, float]:
+    raw = _get(table, "constants", "plant", dict, {})
+    names = _names(list(raw), "plant.constants")
+    return {k: _number(raw[k], _at("plant.constants", k)) for k in names}
+
+
+def _plant(table: dict) -> tuple[Plant, dict[str, float]]:
+    """The plant and its constants."""
+    table = _table(table, "plant", "plant")
+    states = _names(_get(table, "states", "plant"), "plant.states")
+    inputs = _names(_get(table, "inputs", "plant"), "plant.inputs")
+    if not states:
+        raise InputError("plant.states: needs at least one state")
     kind = _get(table, "kind", "plant", str, "continuous")
     if kind not in ("continuous", "discrete"):
         raise InputError(f"plant.kind: expected 'continuous' or 'discrete', got {kind!r}")
-    constants = {k: _number(v, f"plant.constants.{k}") for k, v in _get(table, "constants", "plant", dict, {}).items()}
-    dist = {k: _interval(v, f"plant.disturbances.{k}")
-            for k, v in _get(table, "disturbances", "plant", dict, {}).items()}
+    constants = _constants(table)
+    raw = _get(table, "disturbances", "plant", dict, {})
+    dist = {k: _interval(raw[k], _at("plant.disturbances", k)) for k in _names(list(raw), "plant.disturbances")}
+    _names(states + inputs + list(dist) + list(constants), "plant: states, inputs, disturbances and constants")
+    if ("dynamics" in table) == ("A" in table):
+        raise InputError("plant: needs either 'dynamics' (expressions) or matrices 'A' and 'B', not both")
     if "dynamics" in table:
-        return Plant.from_strings(states, inputs, _strings(table["dynamics"], "plant.dynamics"),
-                                  constants=constants, disturbances=dist, discrete=kind == "discrete")
-    if "A" not in table:
-        raise InputError("plant: needs 'dynamics' (expressions) or matrices 'A' and 'B'")
+        if any(k in table for k in ("B", "c", "E")):
+            raise InputError("plant: 'B', 'c' and 'E' belong to a linear plant (matrix 'A'), not to 'dynamics'")
+        plant = Plant.from_strings(states, inputs, _strings(table["dynamics"], "plant.dynamics"),
+                                   constants=constants, disturbances=dist, discrete=kind == "discrete")
+        return plant, constants
     n = len(states)
-    A = _matrix(table["A"], n, "plant.A")
-    B = _matrix(_get(table, "B", "plant"), n, "plant.B")
-    c = np.array(_get(table, "c", "plant", list, [0.0] * n), dtype=float)
-    E = _matrix(table["E"], n, "plant.E") if "E" in table else None
-    if (E is None) != (not dist) or (E is not None and E.shape[1] != len(dist)):
+    A = _matrix(table["A"], (n, n), "plant.A")
+    B = _matrix(_get(table, "B", "plant"), (n, len(inputs)), "plant.B")
+    c = _matrix([_get(table, "c", "plant", list, [0.0] * n)], (1, n), "plant.c")[0]
+    E = _matrix(table["E"], (n, len(dist)), "plant.E") if "E" in table else None
+    if (E is None) != (not dist):
         raise InputError("plant: disturbances of a linear plant need a matrix E with one column per disturbance")
     w = np.array(list(dist.values()), dtype=float).reshape(-1, 2)
-    return Plant.linear(A, B, c, E=E, w_lo=w[:, 0], w_hi=w[:, 1], discrete=kind == "discrete",
-                        states=states, inputs=inputs, disturbances=list(dist))
+    plant = Plant.linear(A, B, c, E=E, w_lo=w[:, 0], w_hi=w[:, 1], discrete=kind == "discrete",
+                         states=states, inputs=inputs, disturbances=list(dist))
+    return plant, constants
+
+
+def _model_path(ctl: dict, base: Path) -> Path:
+    model = _get(ctl, "model", "controller", str)
+    if not model or not model.isprintable():
+        raise InputError(f"controller.model: expected a file name, got {model!r}")
+    return base / model
+
+
+def _loop(ctl: dict, plant: Plant, constants: dict, base: Path) -> ClosedLoop:
+    ctl = _table(ctl, "controller", "controller")
+    net = load_model(str(_model_path(ctl, base)))
+    period = _positive(_get(ctl, "period", "controller"), "controller.period")
+    states = list(plant.states)
+    in_W, in_b = affine(_strings(_get(ctl, "inputs", "controller", default=states), "controller.inputs"),
+                        states, constants, "controller.inputs")
+    ys = [f"y{i}" for i in range(net.output_size)]
+    out_W, out_b = affine(_strings(_get(ctl, "outputs", "controller", default=ys), "controller.outputs"),
+                          ys, constants, "controller.outputs")
+    return ClosedLoop(plant, net, period, in_W, in_b, out_W, out_b)
+
+
+def _initial(init: dict, states: Sequence[str]) -> Box:
+    missing = [s for s in states if s not in init]
+    if missing:
+        raise InputError(f"initial: missing state(s) {', '.join(missing)}")
+    extra = sorted(repr(k) for k in set(init) - set(states))
+    if extra:
+        raise InputError(f"initial: unknown state(s) {', '.join(extra)}")
+    bounds = np.array([_interval(init[s], f"initial.{s}") for s in states])
+    return Box(bounds[:, 0], bounds[:, 1])
+
+
+def _spec(table: dict, states: Sequence[str], constants: dict) -> Spec:
+    table = _table(table, "spec", "spec")
+    goal = _table(table["goal"], "spec.goal", "goal") if "goal" in table else None
+    spec = Spec(_windows(table.get("safe", []), states, constants, "spec.safe"),
+                _windows(table.get("avoid", []), states, constants, "spec.avoid"),
+                None if goal is None else _polytope(goal, states, constants, "spec.goal"))
+    if not (spec.safe or spec.avoid or spec.goal):
+        raise InputError("spec: needs at least one of safe, avoid, goal")
+    return spec
+
+
+def _plot(table: dict, states: Sequence[str], constants: dict) -> tuple[tuple, tuple]:
+    """The pairs of state indices and the labelled affine functions to plot."""
+    table = _table(table, "plot", "plot")
+    pairs = []
+    for k, pair in enumerate(_get(table, "pairs", "plot", list, [])):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) and p in states for p in pair)):
+            raise InputError(f"plot.pairs[{k}]: expected two state names, got {pair!r}")
+        pairs.append((states.index(pair[0]), states.index(pair[1])))
+    texts = _strings(_get(table, "time", "plot", default=[]), "plot.time")
+    W, b = affine(texts, states, constants, "plot.time") if texts else (np.zeros((0, len(states))), np.zeros(0))
+    return tuple(pairs), tuple((W[i], float(b[i]), texts[i]) for i in range(len(texts)))
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: invalid TOML: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: invalid TOML: {e}") from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def load_config(path: str | Path) -> Config:
     """Parse a closed-loop TOML file (the controller model is loaded relative to it)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path}: invalid TOML: {e}") from None
-    plant = _plant(_get(data, "plant", "file", dict))
-    states = plant.states
-    constants = {k: float(v) for k, v in data["plant"].get("constants", {}).items()}
-    ctl = _get(data, "controller", "file", dict)
-    model = path.parent / _get(ctl, "model", "controller", str)
-    net = load_model(str(model))
-    period = _number(_get(ctl, "period", "controller"), "controller.period")
-    in_W, in_b = affine(_strings(_get(ctl, "inputs", "controller", default=list(states)), "controller.inputs"),
-                        states, constants, "controller.inputs")
-    ys = [f"y{i}" for i in range(net.output_size)]
-    out_W, out_b = affine(_strings(_get(ctl, "outputs", "controller", default=ys), "controller.outputs"),
-                          ys, constants, "controller.outputs")
-    loop = ClosedLoop(plant, net, period, in_W, in_b, out_W, out_b)
-    init = _get(data, "initial", "file", dict)
-    missing = [s for s in states if s not in init]
-    if missing:
-        raise InputError(f"initial: missing state(s) {', '.join(missing)}")
-    extra = sorted(set(init) - set(states))
-    if extra:
-        raise InputError(f"initial: unknown state(s) {', '.join(extra)}")
-    bounds = np.array([_interval(init[s], f"initial.{s}") for s in states])
-    steps = _get(data, "steps", "file", int)
-    if steps < 1:
-        raise InputError("steps: must be at least 1")
-    spec_t = _get(data, "spec", "file", dict)
-    unknown = sorted(set(spec_t) - {"safe", "avoid", "goal"})
-    if unknown:
-        raise InputError(f"spec: unknown key(s) {', '.join(unknown)} (expected safe, avoid, goal)")
-    spec = Spec(_windows(spec_t.get("safe", []), states, constants, "spec.safe"),
-                _windows(spec_t.get("avoid", []), states, constants, "spec.avoid"),
-                _polytope(spec_t["goal"], states, constants, "spec.goal") if "goal" in spec_t else None)
-    if not (spec.safe or spec.avoid or spec.goal):
-        raise InputError("spec: needs at least one of safe, avoid, goal")
-    opt = _get(data, "options", "file", dict, {})
-    reach_opt = ReachOptions(substeps=_get(opt, "substeps", "options", int, ReachOptions.substeps),
+    data = _table(_read(path), "file", "file")
+    plant, constants = _plant(_get(data, "plant", "file", dict))
+    states = list(plant.states)
+    loop = _loop(_get(data, "controller", "file", dict), plant, constants, path.parent)
+    x0 = _initial(_get(data, "initial", "file", dict), states)
+    steps = _count(data, "steps", "file", ...)
+    spec = _spec(_get(data, "spec", "file", dict), states, constants)
+    opt = _table(_get(data, "options", "file", dict, {}), "options", "options")
+    reach_opt = ReachOptions(substeps=_count(opt, "substeps", "options", ReachOptions.substeps),
                              order=_number(_get(opt, "order", "options", default=ReachOptions.order), "options.order"))
-    problem = Problem(loop, Box(bounds[:, 0], bounds[:, 1]), steps, spec, reach_opt,
-                      samples=_get(opt, "samples", "options", int, Problem.samples),
-                      max_pieces=_get(opt, "max_pieces", "options", int, Problem.max_pieces))
+    if reach_opt.order < 1:
+        raise InputError(f"options.order: must be at least 1, got {reach_opt.order}")
+    problem = Problem(loop, x0, steps, spec, reach_opt, samples=_count(opt, "samples", "options", Problem.samples),
+                      max_pieces=_count(opt, "max_pieces", "options", Problem.max_pieces))
     timeout = _get(opt, "timeout", "options", default=None)
-    plot = _get(data, "plot", "file", dict, {})
-    pairs = []
-    for k, pair in enumerate(_get(plot, "pairs", "plot", list, [])):
-        if not (isinstance(pair, list) and len(pair) == 2 and all(p in states for p in pair)):
-            raise InputError(f"plot.pairs[{k}]: expected two state names, got {pair!r}")
-        pairs.append((states.index(pair[0]), states.index(pair[1])))
-    texts = _strings(_get(plot, "time", "plot", default=[]), "plot.time")
-    W, b = affine(texts, states, constants, "plot.time") if texts else (np.zeros((0, len(states))), np.zeros(0))
-    return Config(problem, _get(data, "name", "file", str, path.stem), _get(data, "expected", "file", str, None),
-                  None if timeout is None else _number(timeout, "options.timeout"), tuple(pairs),
-                  tuple((W[i], float(b[i]), texts[i]) for i in range(len(texts))))
+    expected = _get(data, "expected", "file", str, None)
+    if expected not in (None, *EXPECTED):
+        raise InputError(f"expected: must be one of {', '.join(EXPECTED)}, got {expected!r}")
+    pairs, curves = _plot(_get(data, "plot", "file", dict, {}), states, constants)
+    return Config(problem, _get(data, "name", "file", str, path.stem), expected,
+                  None if timeout is None else _positive(timeout, "options.timeout"), pairs, curves)

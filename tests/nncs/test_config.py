@@ -42,6 +42,23 @@ def _variant(tmp_path, old: str, new: str):
     ('>= 10 + 1.4*v_ego', '> 10 + 1.4*v_ego', "expected 'lhs <= rhs'"),
     ('period = 0.1', 'period = "fast"', "expected a number"),
     ('controller_5_20.mat', 'nothing.mat', "nothing.mat"),
+    # found by fuzzing (tests/io/test_fuzz_nncs.py)
+    ('steps = 50', 'steps = true', "expected int"),
+    ('steps = 50', 'steps = 50\nstepz = 3', "unknown key(s) 'stepz'"),
+    ('substeps = 4', 'substep = 4', "unknown key(s) 'substep'"),
+    ('substeps = 4', 'substeps = 0', "between 1 and"),
+    ('period = 0.1', 'period = nan', "finite"),
+    ('period = 0.1', 'period = -0.1', "must be positive"),
+    ('x_ego = [10, 11]', 'x_ego = [10, inf]', "finite"),
+    ('mu = 1e-4', 'mu = nan', "finite"),
+    ('"v_lead", "g_lead", "-2*g_lead', '"v_lead**999999999", "g_lead", "-2*g_lead', "exponent"),
+    ('"v_lead", "g_lead", "-2*g_lead', '"v_lead/0", "g_lead", "-2*g_lead', "infinite"),
+    ('"v_lead", "g_lead", "-2*g_lead', '"asin(v_lead)", "g_lead", "-2*g_lead', "unknown name(s) asin"),
+    ('"v_lead", "g_lead", "-2*g_lead', '"v_lead**x_ego", "g_lead", "-2*g_lead', "exponents must be numbers"),
+    ('"x_lead", "v_lead"', '"x lead", "v_lead"', "not a valid name"),
+    ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"0 >= 10"', "does not depend on the states"),
+    ('controllers/controller_5_20.mat', 'controllers/a\\nb.mat', "expected a file name"),
+    ('expected = "holds"', 'expected = "yes"', "must be one of"),
 ])
 def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, new, message):
     path = _variant(tmp_path, old, new)
@@ -71,3 +88,12 @@ def test_cli_bad_options_are_one_line_and_exit_2(capsys, option, value, message)
     assert main(["nncs", str(ACC), option, value]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_expressions_are_parsed_without_running_code(tmp_path):
+    marker = tmp_path / "ran"
+    path = _variant(tmp_path, '"v_lead", "g_lead", "-2*g_lead',
+                    f'"__import__(\'os\').system(\'touch {marker}\')", "g_lead", "-2*g_lead')
+    with pytest.raises(InputError, match="unknown name"):
+        load_config(path)
+    assert not marker.exists()
