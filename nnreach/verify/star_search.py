@@ -68,6 +68,9 @@ LOW_DIMENSION = 32
 boxes (each costs two LPs per variable); their constraints still enter every LP."""
 STALL = 0.01
 """An input split is only taken if its worse child is this fraction closer to exclusion than its parent."""
+BOUND_WORK = 1e7
+"""Regions times domain variables times neurons that one batched bounding pass may take on (larger
+batches are bounded in chunks, so that the deadline is checked every fraction of a second)."""
 TOL = 1e-9
 """A range within ``TOL (1 + |v|)`` of a breakpoint counts as on one side of it (LP round-off)."""
 
@@ -297,7 +300,19 @@ class RegionSearch:
         return np.concatenate([[-np.inf], pieces(self.net.nodes[pos].op)[0], [np.inf]])
 
     def _bound(self, regions: list[Region]) -> _Bounds:
-        """Back-substitution bounds of every objective on regions standing at one node."""
+        """Back-substitution bounds of every objective on regions standing at one node, in chunks of
+        about :data:`BOUND_WORK` (the deadline is checked between chunks)."""
+        suffix = self._suffix(regions[0].pos)
+        neurons = sum(int(np.prod(node.shape)) for node in suffix.nodes)
+        size = max(1, int(BOUND_WORK // (neurons * regions[0].lo.size + 1)))
+        parts = []
+        for start in range(0, len(regions), size):
+            self.deadline.check()
+            parts.append(self._bound_chunk(regions[start:start + size]))
+        return _Bounds(*(np.concatenate([getattr(b, f.name) for b in parts]) for f in fields(_Bounds)))
+
+    def _bound_chunk(self, regions: list[Region]) -> _Bounds:
+        """:meth:`_bound` in one batched pass."""
         pos = regions[0].pos
         suffix = self._suffix(pos)
         dom = _domain(regions)
@@ -381,6 +396,7 @@ class RegionSearch:
     def _epigraph(self, r: Region, G: np.ndarray, g: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
         """``min_a max_i (G a + g)_i`` over region ``r``, a minimiser and the rows' weights (duals)
         at the optimum (None, None if the region is empty: value +inf; or if the LP failed)."""
+        self.deadline.check()
         m = r.lo.size
         A = np.block([[G, -np.ones((G.shape[0], 1))], [r.C, np.zeros((r.C.shape[0], 1))]])
         rhs = np.concatenate([-g, r.d])
@@ -458,6 +474,7 @@ class RegionSearch:
         """Candidate splits of region ``r`` as ``(is a neuron split, children)``: the open neurons
         with the largest share of the bound's looseness (``|coef| x`` their relaxation's gap) and
         the input variables with the largest ``|grad| x`` width (the smear of the guiding objective)."""
+        self.deadline.check()
         open_ = np.flatnonzero(r.choice < 0)
         rel = relax(op, l[open_], u[open_])
         ds, db = rel.hi_slope - rel.lo_slope, rel.hi_bias - rel.lo_bias
@@ -501,6 +518,7 @@ class RegionSearch:
         lp = LinearProgram(r.C, r.d, r.lo, r.hi)
         m = r.lo.size
         for W, i in todo:
+            self.deadline.check()
             lower = W is r.wlo
             e = np.zeros(m)
             e[i] = 1.0

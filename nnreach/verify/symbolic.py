@@ -6,7 +6,9 @@ Returns: HOLDS when every unsafe polytope is excluded on every input box, else U
 Method: bounds of every activation input by back-substitution (:func:`nnreach.bounds.intermediate_bounds`),
     then of the unsafe rows ``A y - b``: linear lower bounds ``g_r(x)``. A polytope is excluded when
     some row's bound is positive over the box, or else when the LP ``min_x max_r g_r(x)`` over the box
-    is positive (a point must violate every row at once to be unsafe).
+    is positive (a point must violate every row at once to be unsafe), or else when the interval output
+    box excludes it (:func:`.bounds.excludes`): a linear relaxation may be looser than interval
+    arithmetic on some rows, and this way ``deeppoly`` proves whatever ``interval`` proves.
 Soundness and completeness: sound (every relaxation line bounds its activation on its interval and is
     widened against rounding; ``Settings.proof_margin`` absorbs the rest), incomplete; never returns
     VIOLATED.
@@ -21,7 +23,9 @@ import numpy as np
 
 from ..bounds.linear import InputDomain, backward, intermediate_bounds
 from ..lp import LinearProgram, LPStatus
+from ..sets.box import Box
 from ..sets.polytope import HPolytope
+from .bounds import excludes, output_box
 from .deadline import Deadline
 from .problem import Problem
 from .result import Result, Status
@@ -45,17 +49,19 @@ def excluded_by_rows(G: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarra
 
 
 def excluded(net, lo: np.ndarray, hi: np.ndarray, polys: tuple[HPolytope, ...], margin: float) -> list[bool]:
-    """Which of the polytopes ``A y <= b`` back-substitution bounds exclude for inputs in the box
-    ``[lo, hi]`` (n,); one bounding pass serves them all."""
+    """Which of the polytopes ``A y <= b`` back-substitution bounds, or else the interval output box,
+    exclude for inputs in the box ``[lo, hi]`` (n,); one bounding pass serves them all."""
     rows = [p.A for p in polys if p.A.shape[0]]
     if not rows:
         return [False] * len(polys)
     dom = InputDomain(lo[None], hi[None])
     lb = backward(net, dom, net.output, np.vstack(rows), intermediate_bounds(net, dom))
+    box = output_box(net, Box(lo, hi))
     out, start = [], 0
     for p in polys:
         k = p.A.shape[0]
-        out.append(k > 0 and excluded_by_rows(lb.A[0, start:start + k], lb.c[0, start:start + k] - p.b, lo, hi, margin))
+        out.append(k > 0 and (excluded_by_rows(lb.A[0, start:start + k], lb.c[0, start:start + k] - p.b, lo, hi,
+                                               margin) or excludes(box, p, margin)))
         start += k
     return out
 

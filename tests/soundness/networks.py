@@ -7,14 +7,18 @@ import numpy as np
 from nnreach.network import INPUT, Network, ops
 
 
-def dense(rng, activation: ops.Op, depth: int, width: int, n_in: int, n_out: int = 3) -> Network:
-    """A chain of ``depth`` dense layers with ``activation``, then a dense output layer."""
+def dense(rng, activation: ops.Op, depth: int, width: int, n_in: int, n_out: int = 3,
+          positive_head: bool = False) -> Network:
+    """A chain of ``depth`` dense layers with ``activation``, then a dense output layer (with
+    nonnegative weights if ``positive_head``: sums of activations, whose linear relaxations can be
+    looser than interval bounds)."""
     layers, size = [], n_in
     for _ in range(depth):
         layers += [ops.Linear(rng.normal(size=(width, size)) / np.sqrt(size), rng.normal(size=width) * 0.1),
                    activation]
         size = width
-    layers.append(ops.Linear(rng.normal(size=(n_out, size)), rng.normal(size=n_out)))
+    head = rng.normal(size=(n_out, size))
+    layers.append(ops.Linear(np.abs(head) if positive_head else head, rng.normal(size=n_out)))
     return Network.sequential((n_in,), layers)
 
 

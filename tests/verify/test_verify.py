@@ -177,3 +177,34 @@ def test_auto_gives_the_full_attack_only_a_share_of_the_time(monkeypatch):
     assert r.status is Status.HOLDS and r.method.startswith("auto/")
     assert len(given) == 2 and given[1] <= api.ATTACK_SHARE * 4.0 + 1e-6
     assert "falsify.stopped_after_s" in r.stats
+
+
+HARD = {"twin": ("dense", "relu", (8,), 1, "dom", "twin", 3),         # exact-star needs over 30 s
+        "sigmoid": ("dense", "sigmoid", (8,), 2, "dom", "planted", 9)}  # auto ends in bab, which times out
+TIMEOUT_SLACK = 1.0
+"""Seconds past the timeout that a method may take to stop (the deadline is checked between LPs)."""
+
+
+@pytest.fixture(scope="module")
+def hard_problems(tmp_path_factory):
+    """Planted-suite instances that no method decides in seconds: name -> Problem."""
+    from nnreach.soundness import planted
+
+    instances = {name: planted.build(planted.Spec(*spec)) for name, spec in HARD.items()}
+    root = planted.write(list(instances.values()), tmp_path_factory.mktemp("hard"), 60)
+    return {name: load_problem(root, f"onnx/{inst.spec.name}.onnx", f"vnnlib/{inst.spec.name}.vnnlib")
+            for name, inst in instances.items()}
+
+
+@pytest.mark.parametrize("method, instance, jobs", [("exact-star", "twin", 1), ("exact-star", "twin", 2),
+                                                    ("auto", "sigmoid", 1)])
+def test_methods_stop_soon_after_the_timeout(hard_problems, method, instance, jobs):
+    """Long enough for the region search to work on large batches (which took seconds between checks)."""
+    import time
+
+    timeout = 5.0
+    start = time.perf_counter()
+    r = verify(hard_problems[instance], method, timeout=timeout, settings=Settings(jobs=jobs))
+    elapsed = time.perf_counter() - start
+    assert r.status is Status.TIMEOUT
+    assert elapsed < timeout + TIMEOUT_SLACK, f"{method} stopped {elapsed - timeout:.2f} s after its timeout"
