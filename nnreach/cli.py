@@ -201,11 +201,6 @@ def _cmd_reach(args) -> int:
     return EXIT_OK
 
 
-def _alarm(_signum, _frame):
-    from .verify.deadline import Timeout
-    raise Timeout
-
-
 def _cmd_verify(args) -> int:
     from .io import load_model
     from .io.vnnlib import read_vnnlib
@@ -249,7 +244,7 @@ def _decide(problem, args, start: float) -> int:
     """Verify ``problem`` under the ``--timeout``/``--method``/``--jobs``/``--ray``/``--seed`` options;
     print the outcome (the verdict word last) and write ``--result-file``."""
     from .verify.api import verify
-    from .verify.deadline import Timeout
+    from .verify.deadline import Timeout, hard_stop
     from .verify.result import Result, Status
     from .verify.settings import Settings
 
@@ -257,20 +252,14 @@ def _decide(problem, args, start: float) -> int:
     if remaining is not None and remaining <= 0:
         result = Result(Status.TIMEOUT, args.method)
     else:
-        # A hard stop shortly after the limit, for work that does not check its deadline often.
-        if remaining is not None:
-            signal.signal(signal.SIGALRM, _alarm)
-            signal.setitimer(signal.ITIMER_REAL, remaining + 0.5)
-        try:
-            from .parallel.local import available_cores
+        from .parallel.local import available_cores
 
-            jobs = args.jobs or available_cores()
-            settings = Settings(seed=args.seed, jobs=jobs, ray=args.ray)
-            result = verify(problem, args.method, timeout=remaining, settings=settings)
+        settings = Settings(seed=args.seed, jobs=args.jobs or available_cores(), ray=args.ray)
+        try:
+            with hard_stop(remaining):  # for work that does not check its deadline often
+                result = verify(problem, args.method, timeout=remaining, settings=settings)
         except Timeout:
             result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
     print(f"method {result.method}, {time.perf_counter() - start:.3f} s")
     if result.counterexample is not None:
         ce = result.counterexample

@@ -45,8 +45,9 @@ def run(args) -> int:
 
 def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0, jobs: int = 1,
              ray: str | None = None) -> int:
+    from ..verify.deadline import Timeout, hard_stop
     from .config import load_config
-    from .verdict import verify
+    from .verdict import Outcome, Verdict, verify
 
     start = time.perf_counter()
     cfg = load_config(path)
@@ -56,7 +57,11 @@ def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0,
           f"{pb.loop.controller.input_size} -> {pb.loop.controller.output_size}, {pb.steps} steps of "
           f"{pb.loop.period} s", flush=True)
     remaining = None if limit is None else max(limit - (time.perf_counter() - start), 0.0)
-    out = verify(pb, remaining, seed, jobs, ray)
+    try:
+        with hard_stop(remaining):  # simulation and reach steps check the deadline only between steps
+            out = verify(pb, remaining, seed, jobs, ray)
+    except Timeout:
+        out = Outcome(Verdict.TIMEOUT, message=f"no verdict within {limit} s", seconds=time.perf_counter() - start)
     print(f"{out.message}; {out.seconds:.2f} s", flush=True)
     if plot:
         from .plot import plot_outcome

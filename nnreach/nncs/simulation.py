@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from ..errors import InputError
 from .loop import ClosedLoop
 
 RTOL, ATOL = 1e-10, 1e-12
@@ -61,6 +62,9 @@ def simulate(loop: ClosedLoop, x0: np.ndarray, steps: int, *, disturbances: np.n
         w = disturbances[:, k]
         if plant.discrete:
             x = plant.field(np.hstack([x, u, w]))
+            if not np.all(np.isfinite(x)):
+                raise InputError(f"the closed loop cannot be simulated from X0 (period {k}: states are not "
+                                 "finite); check the map")
             times.append((k + 1) * T)
             states.append(x)
             continue
@@ -73,8 +77,9 @@ def simulate(loop: ClosedLoop, x0: np.ndarray, steps: int, *, disturbances: np.n
         t_eval[-1] = (k + 1) * T
         sol = solve_ivp(rhs, (k * T, (k + 1) * T), x.ravel(), method="DOP853", t_eval=t_eval,
                         rtol=rtol, atol=atol)
-        if not sol.success:
-            raise RuntimeError(f"simulation failed in period {k}: {sol.message}")
+        if not sol.success or not np.all(np.isfinite(sol.y)):
+            raise InputError(f"the closed loop cannot be simulated from X0 (period {k}: "
+                             f"{sol.message if not sol.success else 'states are not finite'}); check the dynamics")
         ys = sol.y.T.reshape(-1, K, n)
         times.extend(t_eval[1:])
         states.extend(ys[1:])

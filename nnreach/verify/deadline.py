@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
 
 class Timeout(Exception):
@@ -28,3 +31,23 @@ class Deadline:
         """Raise :class:`Timeout` when the limit has passed."""
         if self.expired():
             raise Timeout
+
+
+def _alarm(_signum, _frame):
+    raise Timeout
+
+
+@contextmanager
+def hard_stop(seconds: float | None, slack: float = 0.5) -> Iterator[None]:
+    """Raise :class:`Timeout` in the main thread ``slack`` seconds after ``seconds`` (SIGALRM), for
+    work that does not check its deadline often; ``None``: no stop. Main thread of a process only."""
+    if seconds is None:
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.0) + slack)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
