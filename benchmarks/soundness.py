@@ -41,10 +41,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nnreach.io import load_model  # noqa: E402
 from nnreach.io.vnnlib import read_vnnlib  # noqa: E402
 from nnreach.soundness import planted  # noqa: E402
-from nnreach.verify.api import LOW_INPUT_DIM, METHODS, complete_method  # noqa: E402
+from nnreach.verify.api import METHODS  # noqa: E402
 
 GRACE = 10.0
 """Seconds past the timeout before a run's process group is killed (then it counts as ``timeout``)."""
@@ -107,16 +106,15 @@ def check_counterexample(inst: planted.Instance, model: Path, spec: Path, result
     return "" if v >= 0 else f"onnxruntime float32 gives v = {v:.3g} < 0 at the witness"
 
 
-def complete_on(method: str, inst: planted.Instance, model: Path) -> bool:
-    """Whether ``method`` is complete on the instance: piecewise-linear (ReLU) networks only, and for
-    ``auto`` only when it has a complete rung; ``bab`` for low input dimension (as ``auto`` uses it)."""
+def complete_on(method: str, inst: planted.Instance) -> bool:
+    """Whether ``method`` is complete on the instance: piecewise-linear (ReLU) networks only; ``milp``
+    on dense chains only; every other complete method (``exact-star``, ``bab`` with input or neuron
+    splits, ``auto`` through its complete rung) on all of them."""
     if inst.spec.activation != "relu":
         return False
-    if method == "exact-star":
-        return True
-    if method == "bab":
-        return inst.spec.n <= LOW_INPUT_DIM
-    return method == "auto" and complete_method(load_model(model)) is not None
+    if method == "milp":
+        return inst.spec.arch == "dense"
+    return method in ("exact-star", "bab", "auto")
 
 
 def unsound(inst: planted.Instance, run: Run) -> bool:
@@ -152,10 +150,10 @@ def run_suite(args) -> tuple[list[str], int]:
             flag = "  UNSOUND" if unsound(inst, run) else ""
             print(f"[{k}/{len(jobs)}] {method:11s} {inst.spec.name:42s} {run.verdict:8s} {run.seconds:6.1f} s"
                   f"{flag} {run.note}", flush=True)
-    return _report(instances, methods, runs, paths)
+    return _report(instances, methods, runs)
 
 
-def _report(instances, methods, runs, paths) -> tuple[list[str], int]:
+def _report(instances, methods, runs) -> tuple[list[str], int]:
     lines = ["instance x method verdicts (H holds, V violated, ? unknown, T timeout, - not supported, E error)",
              f"{'instance':44s} {'exp':5s} {'log10 hit':>9s}  " + " ".join(f"{m[:11]:>11s}" for m in methods)]
     for inst in instances:
@@ -174,7 +172,7 @@ def _report(instances, methods, runs, paths) -> tuple[list[str], int]:
             r = runs[inst.spec.name, m]
             if unsound(inst, r):
                 bad.append(f"  {m} on {inst.spec.name}: {r.verdict} (expected {inst.expected}) {r.note}")
-            elif inst.spec.kind == "planted" and r.verdict != "violated" and complete_on(m, inst, paths[inst.spec.name][0]):
+            elif inst.spec.kind == "planted" and r.verdict != "violated" and complete_on(m, inst):
                 missed.append(f"  {m} on {inst.spec.name}: {r.verdict} in {r.seconds:.1f} s")
     found = sum(runs[i.spec.name, "falsify"].verdict == "violated" for i in instances
                 if i.spec.kind == "planted") if "falsify" in methods else None
