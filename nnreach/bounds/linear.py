@@ -3,19 +3,23 @@
 For a batch of ``B`` input domains and objective rows ``C`` over some node's value ``z``,
 :func:`backward` returns linear functions of the domain's variables with ``C z >= A a + c`` on each
 domain, by back-substitution: coefficients travel from the node back to the input; an affine op
-passes them through its transposed linear part (its vector-Jacobian product), an activation through
-the lower or upper line of its relaxation (:mod:`.relaxations`) according to the coefficient's sign.
+passes them through its transposed linear part (its vector-Jacobian product), an activation or a max
+pooling through the lower or upper line of its relaxation (:mod:`.relaxations`) according to the
+coefficient's sign (a max pooling output's line runs through one entry of its window).
 
 A domain is a box of variables ``a`` in ``[lo, hi]``, mapped to the network input by an optional
 affine map ``x = center + basis a`` (:class:`InputDomain`): plain input boxes have no map; the regions
 of a star-set search have one per domain (the star's center and basis) and start the network at an
 inner node (:meth:`nnreach.network.Network.suffix`).
 
-Relaxations need bounds on every activation's input. :func:`intermediate_bounds` computes them in
-topological order by back-substitution from each activation input, intersected with interval bounds
-and with ``prior`` bounds known to hold on the domains (a parent domain's bounds in branch-and-bound,
-or the linear piece a split fixed a neuron to). Only the neurons whose relaxation is not yet exact
-are recomputed.
+Relaxations need bounds on the input of every relaxed node (activation or max pooling).
+:func:`intermediate_bounds` computes them in topological order by back-substitution from each such
+input, intersected with interval bounds and with ``prior`` bounds known to hold on the domains (a
+parent domain's bounds in branch-and-bound, or the linear piece a split fixed a neuron to). Only the
+neurons whose relaxation is not yet exact are recomputed, and none where the interval bounds are
+already as tight as back-substitution would make them (the input, and the output of a relaxed node
+whose input bounds are: every line has a slope >= 0, so bounding through it cannot beat the interval
+image of those bounds).
 
 Shapes: ``B`` domains, ``m`` domain variables, bounds of a node are (B, n_node) over its flattened
 value.
@@ -30,12 +34,16 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Linear
+from ..network.ops import Activation, Linear, MaxPool2d
 from ..reach.relax import breakpoints
-from .relaxations import Relaxation, relax
+from ..reach.star import pool_windows
+from .relaxations import PoolRelaxation, Relaxation, max_pool_exact, relax, relax_max_pool
+
+RELAXED = (Activation, MaxPool2d)
+"""Ops that back-substitution bounds by lines, which need bounds of their input."""
 
 Bounds = dict[str, tuple[np.ndarray, np.ndarray]]
-"""Per activation-input node name: lower and upper bounds (B, n) of its flattened value."""
+"""Per name of a relaxed node's input: lower and upper bounds (B, n) of its flattened value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,19 +115,25 @@ class LinearBound:
 
 
 class Relaxations:
-    """Relaxations of the activation nodes for one set of bounds, computed once and reused by every
-    back-substitution (keyed by activation node name)."""
+    """Relaxations of the relaxed nodes for one set of bounds, computed once and reused by every
+    back-substitution (keyed by node name)."""
 
     __slots__ = ("bounds", "lower", "_cache")
 
     def __init__(self, bounds: Bounds, lower: str):
         self.bounds, self.lower, self._cache = bounds, lower, {}
 
-    def of(self, node) -> Relaxation:
+    def of(self, node, in_shape: tuple[int, ...] | None = None) -> Relaxation | PoolRelaxation:
+        """The relaxation of an activation or max-pooling node; max pooling needs the per-sample
+        shape ``in_shape`` of its input."""
         r = self._cache.get(node.name)
         if r is None:
             l, u = self.bounds[node.inputs[0]]
-            r = self._cache[node.name] = relax(node.op, l, u, self.lower)
+            if isinstance(node.op, MaxPool2d):
+                r = relax_max_pool(pool_windows(node.op, in_shape), l, u)
+            else:
+                r = relax(node.op, l, u, self.lower)
+            self._cache[node.name] = r
         return r
 
 
@@ -130,7 +144,7 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
 
     Args:
         C: (k, n_start) or (B, k, n_start) objective rows.
-        bounds: bounds of every activation input between the input and ``start``.
+        bounds: bounds of every relaxed node's input between the input and ``start``.
         lower: the lower-line rule of ReLU-shaped relaxations (see :mod:`.relaxations`).
         relaxations: a cache built on ``bounds`` to share between calls.
         record: nodes whose incoming coefficients to return in ``LinearBound.recorded``.
@@ -157,6 +171,11 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
             const += np.matmul(L, r.hi_bias[:, :, None])[..., 0]
             const += np.matmul(pos, (r.lo_bias - r.hi_bias)[:, :, None])[..., 0]
             _accumulate(coef, node.inputs[0], new)
+        elif isinstance(op, MaxPool2d):
+            src = node.inputs[0]
+            new, c = _through_max_pool(L, rel.of(node, net.shape_of(src)), prod(net.shape_of(src)))
+            const += c
+            _accumulate(coef, src, new)
         elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
             flat = L.reshape(B * k, -1)
             const += (flat @ op.bias).reshape(B, k)
@@ -180,10 +199,31 @@ def _accumulate(coef: dict, name: str, value: np.ndarray) -> None:
     coef[name] = coef[name] + value if name in coef else value
 
 
+def _through_max_pool(L: np.ndarray, r: PoolRelaxation, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (B, k, n_in) and constant (B, k) of a lower bound of ``L y`` for max pooling outputs
+    ``y`` (coefficients ``L`` (B, k, n_out)): each coefficient goes to the entry of its output's lower
+    line if positive, of its upper line if negative, summed over the windows sharing an entry."""
+    B, k, _ = L.shape
+    up = L < 0
+    const = np.sum(L * _by_sign(up, r.lines.hi_bias, r.lines.lo_bias), axis=-1)
+    target = _by_sign(up, r.hi_index, r.lo_index) + (np.arange(B * k) * n_in).reshape(B, k, 1)
+    weights = L * _by_sign(up, r.lines.hi_slope, r.lines.lo_slope)
+    new = np.bincount(target.ravel(), weights.ravel(), minlength=B * k * n_in)
+    return new.reshape(B, k, n_in), const
+
+
+def _by_sign(up: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Per coefficient (B, k, n_out), the upper line's value ``hi`` (B, n_out) where ``up``, else the
+    lower line's ``lo``."""
+    return np.where(up, hi[:, None], lo[:, None])
+
+
 def _interval_through(op, l, u, in_shape):
     """Interval image of one single-input node (used to intersect symbolic bounds), or None."""
     if isinstance(op, Activation):
         return op.forward(l), op.forward(u)
+    if isinstance(op, MaxPool2d):  # non-decreasing in every entry
+        return tuple(op.forward(v.reshape(-1, *in_shape)).reshape(v.shape[0], -1) for v in (l, u))
     if isinstance(op, Linear) and len(in_shape) == 1:
         mid, rad = (l + u) / 2, (u - l) / 2
         c, r = op.forward(mid), rad @ np.abs(op.weight).T
@@ -191,8 +231,15 @@ def _interval_through(op, l, u, in_shape):
     return None
 
 
-def _inexact(op: Activation, l: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Columns (neurons) whose relaxation on [l, u] is not exact in some domain of the batch."""
+def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
+    """Columns (B, n) -> (n,) of the input of a relaxed node whose relaxation on [l, u] is not exact in
+    some domain of the batch: neurons of an activation, entries of a max pooling window."""
+    if isinstance(op, MaxPool2d):
+        win = pool_windows(op, in_shape)
+        entries = win[~np.all(max_pool_exact(win, l, u), axis=0)]
+        out = np.zeros(l.shape[1], dtype=bool)
+        out[entries[entries >= 0]] = True
+        return out
     bps = breakpoints(op)
     if bps is None:
         return np.any(u > l, axis=0)
@@ -204,7 +251,8 @@ def _inexact(op: Activation, l: np.ndarray, u: np.ndarray) -> np.ndarray:
 
 def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
                         prior: Bounds | None = None) -> Bounds:
-    """Bounds (B, n) of the input of every activation node, by name of that input node.
+    """Bounds (B, n) of the input of every relaxed node (activation or max pooling), by name of that
+    input node.
 
     Args:
         lower: the lower-line rule of ReLU-shaped relaxations.
@@ -226,25 +274,29 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
     empty = np.zeros(domain.size, dtype=bool)
     rel = Relaxations(bounds, lower)
     box: dict[str, tuple] = {INPUT: domain.input_bounds()}  # interval bounds of node values, where cheap
+    tight = {INPUT}  # nodes whose box back-substitution cannot tighten
     B = domain.size
     for node in net.nodes:
         src = node.inputs[0]
-        if isinstance(node.op, Activation) and src not in bounds:
-            n = prod(net.shape_of(src))
+        if isinstance(node.op, RELAXED) and src not in bounds:
+            shape = net.shape_of(src)
+            n = prod(shape)
             l, u = np.full((B, n), -np.inf), np.full((B, n), np.inf)
             for known in (box.get(src), prior.get(src)):
                 if known is not None:
                     l, u = np.maximum(l, known[0]), np.minimum(u, known[1])
-            idx = np.flatnonzero(_inexact(node.op, l, u) | ~np.all(np.isfinite(l) & np.isfinite(u), axis=0))
-            if idx.size and src != INPUT:  # the input's interval bounds are exact already
+            idx = np.flatnonzero(_inexact(node.op, l, u, shape) | ~np.all(np.isfinite(l) & np.isfinite(u), axis=0))
+            if idx.size and src not in tight:
                 eye = np.eye(n)[idx]
                 lb = backward(net, domain, src, np.concatenate([eye, -eye]), bounds, relaxations=rel).lower
                 l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
                 u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
+            if src in tight or idx.size == n:
+                tight.add(node.name)
             empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)
             bounds[src] = (l, np.maximum(u, l))
         if len(node.inputs) == 1:
-            prev = bounds.get(src) if isinstance(node.op, Activation) else box.get(src)
+            prev = bounds.get(src) if isinstance(node.op, RELAXED) else box.get(src)
             if prev is not None:
                 out = _interval_through(node.op, *prev, net.shape_of(src))
                 if out is not None:

@@ -1,4 +1,4 @@
-"""Linear relaxations of elementwise activations on an interval ``[l, u]``.
+"""Linear relaxations of elementwise activations on an interval ``[l, u]``, and of max pooling on a box.
 
 A relaxation is a pair of lines with ``lo_slope x + lo_bias <= f(x) <= hi_slope x + hi_bias`` for every
 ``x`` in ``[l, u]``. All activations here are non-decreasing, and every slope returned is >= 0, which
@@ -13,6 +13,13 @@ bounds; an activation only has to say how it is relaxed.
   line and the tangent at the midpoint the lower one (mirrored on the concave side); across 0, two
   parallel lines with slope ``min(f'(l), f'(u))`` through the end points (valid because ``f'`` is
   unimodal, so ``f' >= slope`` on the interval).
+
+* Max pooling (:func:`relax_max_pool`): each output ``y = max_i x_i`` of a window is bounded through one
+  entry. Below, ``y >= x_j`` for the entry ``j`` with the largest lower bound. Above, with ``k`` the entry
+  with the largest upper bound and ``m`` the largest upper bound of the others, ``y <= max(x_k, m)``;
+  that is convex in ``x_k``, so its chord on ``[l_k, u_k]`` is above it: the line from
+  ``(l_k, max(l_k, m))`` to ``(u_k, u_k)``. It is ``x_k`` itself when ``l_k >= m`` (one entry dominates
+  the window: exact) and never above the constant ``u_k = max_i u_i``.
 
 Every intercept is widened by a few ulps of the values involved so that rounding cannot cut into ``f``.
 """
@@ -120,3 +127,54 @@ def relax(op: Activation, l: np.ndarray, u: np.ndarray, lower: str = "adaptive")
     else:
         raise UnsupportedError(f"no linear relaxation for {type(op).__name__}")
     return _widen(*parts, l, u)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolRelaxation:
+    """Lines bounding each output ``y`` of max pooling through one entry of its window:
+    ``lo_slope x[lo_index] + lo_bias <= y <= hi_slope x[hi_index] + hi_bias``, with the slopes and biases
+    in ``lines``. Every array is (B, n_out); indices are into the flattened input (B, n_in)."""
+
+    lo_index: np.ndarray
+    hi_index: np.ndarray
+    lines: Relaxation
+
+
+def _window_values(win: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Values (B, n_out, K) of ``v`` (B, n_in) at the entries ``win`` (n_out, K) of each window; padding
+    (index -1) is -inf."""
+    return np.where(win >= 0, v[:, np.maximum(win, 0)], -np.inf)
+
+
+def _at(w: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """``w`` (B, n_out, K) at the window entries ``pick`` (B, n_out)."""
+    return np.take_along_axis(w, pick[..., None], axis=-1)[..., 0]
+
+
+def _max_of_others(w: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """Per window, the largest of ``w`` (B, n_out, K) over the entries other than ``pick`` (B, n_out);
+    -inf for a window of one entry."""
+    others = w.copy()
+    np.put_along_axis(others, pick[..., None], -np.inf, axis=-1)
+    return others.max(axis=-1)
+
+
+def max_pool_exact(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Windows (B, n_out) whose relaxation is exact: the entry with the largest lower bound is at least
+    every other entry's upper bound. ``win`` (n_out, K) holds flat input indices, -1 for padding;
+    ``l``, ``u`` are (B, n_in) and may be infinite."""
+    wl = _window_values(win, l)
+    return _max_of_others(_window_values(win, u), wl.argmax(axis=-1)) <= wl.max(axis=-1)
+
+
+def relax_max_pool(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> PoolRelaxation:
+    """Sound lines below and above max pooling over the windows ``win`` (n_out, K) of flat input
+    indices (-1 for padding; every window has a real entry) on the box ``[l, u]`` (B, n_in), finite."""
+    wl, wu = _window_values(win, l), _window_values(win, u)
+    j, k = wl.argmax(axis=-1), wu.argmax(axis=-1)
+    lk, uk = _at(wl, k), _at(wu, k)
+    left = np.maximum(lk, _max_of_others(wu, k))     # max(x_k, m) at x_k = l_k; it is u_k at x_k = u_k
+    slope = np.where(uk > lk, (uk - left) / np.maximum(uk - lk, 1e-300), 0.0)
+    rows = np.arange(win.shape[0])
+    lines = _widen(np.ones_like(lk), np.zeros_like(lk), slope, left - slope * lk, lk, uk)
+    return PoolRelaxation(win[rows, j], win[rows, k], lines)

@@ -1,12 +1,14 @@
-"""Dense-grid checks of every 1-D relaxation: both lines bound the activation on the whole interval."""
+"""Dense-grid checks of every 1-D relaxation: both lines bound the activation on the whole interval;
+sampled checks of the max pooling relaxation on boxes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from nnreach.bounds.relaxations import LOWER_SLOPES, relax
+from nnreach.bounds.relaxations import LOWER_SLOPES, max_pool_exact, relax, relax_max_pool
 from nnreach.network import ops
+from nnreach.reach.star import pool_windows
 
 SEED = 20261201
 ACTIVATIONS = [ops.Relu(), ops.LeakyRelu(0.1), ops.LeakyRelu(1.0), ops.Clip(0.0, 1.0), ops.Clip(-1.0, 1.0),
@@ -55,3 +57,51 @@ def test_piecewise_linear_relaxation_is_exact_on_one_piece(op):
 def test_the_upper_relu_line_is_the_chord():
     r = relax(ops.Relu(), np.array([-1.0]), np.array([3.0]))
     assert np.isclose(r.hi_slope[0], 0.75) and np.isclose(r.hi_bias[0], 0.75)
+
+
+POOLS = [ops.MaxPool2d((2, 2), (2, 2)), ops.MaxPool2d((3, 3), (1, 1), (1, 1, 1, 1)),
+         ops.MaxPool2d((2, 3), (2, 1), (1, 0, 0, 2), dilation=(1, 2))]
+POOL_SHAPE = (2, 5, 6)
+
+
+def _pool_boxes(rng, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (B, n) of many widths, including points and boxes where entries dominate their windows."""
+    c = np.concatenate([rng.normal(size=(6, n)), rng.permutation(n)[None] * 1.0, rng.normal(size=(3, n)) * 10])
+    r = np.concatenate([np.abs(rng.normal(scale=s, size=(3, n))) for s in (0.05, 1.0, 3.0)] + [np.zeros((1, n))])
+    return c - r, c + r
+
+
+@pytest.mark.parametrize("pool", POOLS, ids=lambda p: p.describe())
+def test_max_pool_lines_bound_the_maximum_at_sampled_points(pool):
+    """Both lines bound each window's maximum at corners and uniform points of the box; the upper line
+    is never above the largest upper bound, and both equal the maximum where one entry dominates."""
+    rng = np.random.default_rng(SEED)
+    n = int(np.prod(POOL_SHAPE))
+    l, u = _pool_boxes(rng, n)
+    r = relax_max_pool(pool_windows(pool, POOL_SHAPE), l, u)
+    lines = r.lines
+    top = pool.forward(u.reshape(-1, *POOL_SHAPE)).reshape(len(u), -1)
+    exact = max_pool_exact(pool_windows(pool, POOL_SHAPE), l, u)
+    assert exact.any() and not exact.all()
+    for b in range(len(l)):
+        x = np.vstack([np.where(rng.uniform(size=(200, n)) < 0.5, l[b], u[b]), rng.uniform(l[b], u[b], (200, n))])
+        y = pool.forward(x.reshape(-1, *POOL_SHAPE)).reshape(len(x), -1)
+        below = lines.lo_slope[b] * x[:, r.lo_index[b]] + lines.lo_bias[b]
+        above = lines.hi_slope[b] * x[:, r.hi_index[b]] + lines.hi_bias[b]
+        assert np.all(below <= y), f"lower line above the maximum by {np.max(below - y)}"
+        assert np.all(above >= y), f"upper line below the maximum by {np.max(y - above)}"
+        assert np.all(above <= top[b] + 1e-12 * (1 + np.abs(top[b])))
+        np.testing.assert_allclose(below[:, exact[b]], y[:, exact[b]], atol=1e-12)
+        np.testing.assert_allclose(above[:, exact[b]], y[:, exact[b]], atol=1e-12)
+    assert np.all(lines.hi_slope >= 0) and np.all(lines.hi_slope <= 1 + 1e-12)
+
+
+def test_max_pool_exactness_and_the_chord():
+    """One window of three entries: exact when the entry with the largest lower bound reaches every
+    other's upper bound; else the upper line is the chord of ``max(x_k, m)`` over the widest entry."""
+    win = np.array([[0, 1, 2]])
+    l, u = np.array([[2.0, 0.0, -1.0], [0.0, -1.0, -3.0]]), np.array([[3.0, 2.0, 1.0], [4.0, 2.0, -2.0]])
+    assert max_pool_exact(win, l, u).tolist() == [[True], [False]]
+    r = relax_max_pool(win, l, u)
+    assert r.lo_index.tolist() == [[0], [0]] and r.hi_index.tolist() == [[0], [0]]
+    assert np.allclose(r.lines.hi_slope[:, 0], [1.0, 0.5]) and np.allclose(r.lines.hi_bias[:, 0], [0.0, 2.0])

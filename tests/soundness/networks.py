@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import prod
+
 import numpy as np
 
 from nnreach.network import INPUT, Network, ops
@@ -33,6 +35,17 @@ def convolutional(rng, activation: ops.Op) -> Network:
     ])
 
 
+def pooled(rng, activation: ops.Op, pool: ops.MaxPool2d, side: int = 7, pool_first: bool = False) -> Network:
+    """(1, side, side) input -> padded conv 3x3 (2 channels) -> activation -> ``pool`` -> flatten -> dense 3,
+    or with the pooling before the activation if ``pool_first``."""
+    conv = ops.Conv2d(rng.normal(size=(2, 1, 3, 3)) / 3, rng.normal(size=2) * 0.1, padding=(1, 1, 1, 1))
+    n = prod(pool.output_shape(conv.output_shape((1, side, side))))
+    middle = [pool, activation] if pool_first else [activation, pool]
+    return Network.sequential((1, side, side), [
+        conv, *middle, ops.Reshape((n,)), ops.Linear(rng.normal(size=(3, n)) / np.sqrt(n), rng.normal(size=3)),
+    ])
+
+
 def residual(rng, activation: ops.Op) -> Network:
     """Two branches from the input, added and concatenated (a DAG)."""
     w = lambda o, i: ops.Linear(rng.normal(size=(o, i)), rng.normal(size=o))
@@ -45,3 +58,16 @@ def residual(rng, activation: ops.Op) -> Network:
 
 ACTIVATIONS = [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(0.0, 1.0), ops.Clip(-1.0, 1.0), ops.Sigmoid(), ops.Tanh()]
 PIECEWISE = [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(-1.0, 1.0)]
+POOLS = [
+    ops.MaxPool2d((2, 2), (2, 2)),                                  # disjoint windows
+    ops.MaxPool2d((2, 2), (1, 1)),                                  # overlapping windows, stride 1
+    ops.MaxPool2d((3, 3), (2, 2), (1, 1, 1, 1)),                    # overlapping, padded, stride 2
+    ops.MaxPool2d((2, 3), (1, 2), (0, 1, 1, 0), dilation=(2, 1)),   # uneven kernel, padding and dilation
+    ops.MaxPool2d((2, 2), (2, 2), ceil_mode=True),                  # partial windows at the border (odd sides)
+]
+
+
+def pool_id(pool: ops.MaxPool2d) -> str:
+    """A short test id of a max pooling's parameters."""
+    return (f"k{pool.kernel[0]}x{pool.kernel[1]}-s{pool.stride[0]}x{pool.stride[1]}-p{''.join(map(str, pool.padding))}"
+            f"-d{pool.dilation[0]}x{pool.dilation[1]}{'-ceil' if pool.ceil_mode else ''}")

@@ -1,5 +1,5 @@
 """``zono`` and ``deeppoly`` prove every property that ``interval`` proves, on random small networks of
-every kind (dense with each activation, convolutional, residual): both meet their bounds with the
+every kind (dense with each activation, convolutional, residual, with max pooling): both meet their bounds with the
 interval output box."""
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ def _network(rng, kind: str, activation):
     if kind == "dense":
         return networks.dense(rng, activation, depth=int(rng.integers(1, 4)), width=int(rng.integers(2, 6)),
                               n_in=int(rng.integers(1, 5)), positive_head=True)
+    if kind == "maxpool":
+        return networks.pooled(rng, activation, networks.POOLS[int(rng.integers(len(networks.POOLS)))], side=5)
     return networks.convolutional(rng, activation) if kind == "conv" else networks.residual(rng, activation)
 
 
@@ -48,7 +50,8 @@ def _problems(kind: str, activation):
 
 
 @pytest.mark.parametrize("kind, activation", [("dense", a) for a in networks.ACTIVATIONS]
-                         + [("conv", networks.ACTIVATIONS[0]), ("residual", networks.ACTIVATIONS[1])],
+                         + [("conv", networks.ACTIVATIONS[0]), ("residual", networks.ACTIVATIONS[1]),
+                            ("maxpool", networks.ACTIVATIONS[0])],
                          ids=lambda v: v if isinstance(v, str) else v.describe())
 def test_zono_and_deeppoly_prove_what_interval_proves(kind, activation):
     proved, zonotope_alone_fails = 0, 0

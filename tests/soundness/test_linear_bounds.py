@@ -1,18 +1,20 @@
 """Sampling soundness of symbolic linear bounds (back-substitution) on random networks of every kind.
 
-Inputs are sampled from each domain (corners and uniform points); every activation input must lie
-inside its intermediate bounds, and every objective row must satisfy its linear lower bound *pointwise*
-(``C y >= A a + c`` at each sample), which also implies the concretized bound.
+Inputs are sampled from each domain (corners and uniform points); the input of every activation and
+max pooling must lie inside its intermediate bounds, and every objective row must satisfy its linear
+lower bound *pointwise* (``C y >= A a + c`` at each sample), which also implies the concretized bound.
 """
 
 from __future__ import annotations
 
 import itertools
+from math import prod
 
 import numpy as np
 import pytest
 
-from nnreach.bounds.linear import InputDomain, backward, intermediate_bounds
+from nnreach.bounds.linear import RELAXED, InputDomain, _inexact, backward, intermediate_bounds
+from nnreach.network import INPUT, Network, ops
 
 from . import networks
 
@@ -67,6 +69,41 @@ def test_convolutional_and_residual_networks(activation):
         _check(net, _boxes(rng, net.input_size, count=2), rng)
 
 
+@pytest.mark.parametrize("pool", networks.POOLS, ids=networks.pool_id)
+@pytest.mark.parametrize("activation", [ops.Relu(), ops.LeakyRelu(0.2), ops.Sigmoid()], ids=lambda a: a.describe())
+def test_max_pooling_networks(activation, pool):
+    """Max pooling after the activation (bounds of its input from the activation's) and before it (from
+    back-substitution through the convolution), on wide and narrow boxes."""
+    rng = np.random.default_rng(SEED)
+    for pool_first in (False, True):
+        net = networks.pooled(rng, activation, pool, pool_first=pool_first)
+        _check(net, _boxes(rng, net.input_size, count=2), rng)
+        c = rng.normal(size=(2, net.input_size))
+        _check(net, InputDomain(c - 0.02, c + 0.02), rng)
+
+
+@pytest.mark.parametrize("pool", networks.POOLS, ids=networks.pool_id)
+def test_max_pooling_is_exact_where_one_entry_dominates(pool):
+    """When the largest entry of every window is above the others on the whole box, max pooling is a
+    selection of entries: the linear bounds of ``C y`` and ``-C y`` equal it at every sample, which
+    checks that coefficients reach the right entries (stride, padding, dilation, partial windows)."""
+    rng = np.random.default_rng(SEED)
+    shape = (2, 7, 7)
+    n = prod(shape)
+    pooled = pool.output_shape(shape)
+    net = Network.sequential((n,), [ops.Linear(np.eye(n), np.zeros(n)), ops.Reshape(shape), pool,
+                                    ops.Reshape((prod(pooled),))])
+    c = rng.permutation(n)[None] * 1.0              # distinct values 1 apart: no two entries overlap
+    dom = InputDomain(c - 0.25, c + 0.25)
+    C = rng.normal(size=(5, prod(pooled)))
+    bounds = intermediate_bounds(net, dom)
+    low, high = (backward(net, dom, net.output, M, bounds) for M in (C, -C))
+    a = _samples(dom.lo[0], dom.hi[0], rng)
+    cy = net.forward(a) @ C.T
+    np.testing.assert_allclose(a @ low.A[0].T + low.c[0], cy, atol=1e-9)
+    np.testing.assert_allclose(-(a @ high.A[0].T + high.c[0]), cy, atol=1e-9)
+
+
 @pytest.mark.parametrize("activation", networks.PIECEWISE, ids=lambda a: a.describe())
 def test_mapped_domains(activation):
     """Domains given by an affine map of a low-dimensional box (the regions of a star search)."""
@@ -91,14 +128,52 @@ def test_batches_match_single_domains():
         np.testing.assert_allclose(together[b], alone[0], rtol=1e-10, atol=1e-10)
 
 
-def test_prior_bounds_are_kept_and_stay_sound():
+@pytest.mark.parametrize("kind", ["dense", "relu-maxpool", "maxpool-relu"])
+def test_prior_bounds_are_kept_and_stay_sound(kind):
     """Bounds of an enclosing box are valid priors for a sub-box: the result is sound and at least as tight."""
     rng = np.random.default_rng(SEED)
-    net = networks.dense(rng, networks.ACTIVATIONS[0], depth=3, width=8, n_in=4)
-    big = InputDomain(-np.ones((1, 4)), np.ones((1, 4)))
+    if kind == "dense":
+        net = networks.dense(rng, networks.ACTIVATIONS[0], depth=3, width=8, n_in=4)
+    else:
+        net = networks.pooled(rng, ops.Relu(), networks.POOLS[2], pool_first=kind == "maxpool-relu")
+    n = net.input_size
+    big = InputDomain(-np.ones((1, n)), np.ones((1, n)))
     prior = intermediate_bounds(net, big)
-    small = InputDomain(np.full((1, 4), -0.3), np.full((1, 4), 0.2))
+    small = InputDomain(np.full((1, n), -0.3), np.full((1, n), 0.2))
     tight = intermediate_bounds(net, small, prior=prior)
     for name, (l, u) in tight.items():
         assert np.all(l >= prior[name][0] - 1e-12) and np.all(u <= prior[name][1] + 1e-12)
     _check(net, small, rng, prior=prior)
+
+
+def test_back_substitution_cannot_tighten_the_bounds():
+    """Where a relaxation is inexact, its input's bounds are as tight as back-substitution makes them,
+    also where back-substitution was skipped (outputs of relaxed nodes whose input bounds are tight): on
+    chains of relaxed nodes (a clip then a ReLU after loose interval bounds, a ReLU then max pooling,
+    max pooling then a ReLU)."""
+    rng = np.random.default_rng(SEED)
+
+    def dense(o, i):
+        return ops.Linear(rng.normal(size=(o, i)) * 0.3 / np.sqrt(i), rng.normal(size=o) * 0.1)
+
+    nets = [Network.sequential((4,), [dense(8, 4), ops.Relu(), dense(8, 8), ops.Clip(-1.0, 1.0), ops.Relu(),
+                                      dense(3, 8)]),
+            networks.pooled(rng, ops.Relu(), networks.POOLS[2]),
+            networks.pooled(rng, ops.Relu(), networks.POOLS[2], pool_first=True)]
+    for net in nets:
+        dom = _boxes(rng, net.input_size, count=2)
+        bounds = intermediate_bounds(net, dom)
+        for node in net.nodes:
+            src = node.inputs[0]
+            if not isinstance(node.op, RELAXED) or src == INPUT:
+                continue
+            l, u = bounds[src]
+            idx = np.flatnonzero(_inexact(node.op, l, u, net.shape_of(src)))
+            if not idx.size:
+                continue
+            eye = np.eye(l.shape[1])[idx]
+            lb = backward(net, dom, src, np.concatenate([eye, -eye]), bounds).lower
+            l, u = l[:, idx], u[:, idx]
+            tol = 1e-9 * (1 + np.abs(l) + np.abs(u))
+            assert np.all(l >= lb[:, :idx.size] - tol), f"{src}: back-substitution raises a lower bound"
+            assert np.all(u <= -lb[:, idx.size:] + tol), f"{src}: back-substitution lowers an upper bound"
