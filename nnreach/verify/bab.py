@@ -27,9 +27,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..bounds.linear import InputDomain, backward, intermediate_bounds
+from ..network.ops import Activation
+from ..reach.relax import breakpoints
 from ..sets.polytope import HPolytope
 from .check import confirm
-from .deadline import Deadline
+from .deadline import Deadline, Timeout
 from .neuron_bab import split_neurons
 from .problem import Problem
 from .result import Counterexample, Result, Status
@@ -134,13 +136,13 @@ def split_boxes(problem: Problem, index: int, poly: HPolytope, settings: Setting
 
 LOW_INPUT_DIM = 16
 """``bab`` splits the input box for inputs of at most this many dimensions, neurons above."""
+INPUT_SHARE = 0.5
+"""With few inputs and piecewise-linear activations, the input splits get this share of the time;
+neuron splits get the rest (they find tiny counterexample regions that input splits miss)."""
 
 
-def bab(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
-    """Branch-and-bound over every property and unsafe polytope: input splits for networks with at
-    most :data:`LOW_INPUT_DIM` inputs, neuron splits (:mod:`.neuron_bab`) otherwise."""
-    split = split_boxes if problem.network.input_size <= LOW_INPUT_DIM else split_neurons
-    stats: dict = {"splitting": "inputs" if split is split_boxes else "neurons"}
+def _search(problem: Problem, split, settings: Settings, deadline: Deadline, stats: dict) -> Result:
+    """``split`` (:func:`split_boxes` or :func:`split_neurons`) over every property and polytope."""
     unknown = False
     for index, prop in enumerate(problem.properties):
         for poly in prop.unsafe:
@@ -149,3 +151,22 @@ def bab(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
                 return Result(Status.VIOLATED, NAME, counterexample=out, stats=stats)
             unknown |= out is Status.UNKNOWN
     return Result(Status.UNKNOWN if unknown else Status.HOLDS, NAME, stats=stats)
+
+
+def bab(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
+    """Branch-and-bound over every property and unsafe polytope: input splits for networks with at
+    most :data:`LOW_INPUT_DIM` inputs (for piecewise-linear ones during :data:`INPUT_SHARE` of the
+    time, then neuron splits), neuron splits (:mod:`.neuron_bab`) otherwise."""
+    if problem.network.input_size > LOW_INPUT_DIM:
+        return _search(problem, split_neurons, settings, deadline, {"splitting": "neurons"})
+    if not all(breakpoints(n.op) is not None for n in problem.network.nodes if isinstance(n.op, Activation)):
+        return _search(problem, split_boxes, settings, deadline, {"splitting": "inputs"})
+    left = deadline.remaining()
+    share = Deadline(INPUT_SHARE * left) if left != float("inf") else deadline
+    try:
+        r = _search(problem, split_boxes, settings, share, {"splitting": "inputs"})
+        if r.status is not Status.UNKNOWN or share is deadline:
+            return r
+    except Timeout:
+        pass
+    return _search(problem, split_neurons, settings, deadline, {"splitting": "inputs, then neurons"})

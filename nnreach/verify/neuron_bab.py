@@ -275,6 +275,9 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
             unknown |= out is Status.UNKNOWN
         if cuttable.any():
             keep = np.flatnonzero(cuttable)
-            stack.append((search.split(_take(bounds, keep), [s[keep] for s in scores]),
-                          np.concatenate([margin[keep], margin[keep]])))
+            children = search.split(_take(bounds, keep), [s[keep] for s in scores])
+            parents = np.concatenate([margin[keep], margin[keep]])
+            for start in range(0, len(parents), DOMAIN_BATCH):   # entries stay batch-sized
+                part = np.arange(start, min(start + DOMAIN_BATCH, len(parents)))
+                stack.append((_take(children, part), parents[part]))
     return Status.UNKNOWN if unknown else Status.HOLDS
