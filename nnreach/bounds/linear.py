@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation, Linear, MaxPool2d
-from ..reach.relax import breakpoints
+from ..reach.relax import breakpoints, crosses_breakpoint
 from ..reach.star import pool_windows
 from .relaxations import PoolRelaxation, Relaxation, max_pool_exact, relax, relax_max_pool
 
@@ -240,13 +240,9 @@ def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.
         out = np.zeros(l.shape[1], dtype=bool)
         out[entries[entries >= 0]] = True
         return out
-    bps = breakpoints(op)
-    if bps is None:
+    if breakpoints(op) is None:
         return np.any(u > l, axis=0)
-    cross = np.zeros(l.shape, dtype=bool)
-    for b in bps:
-        cross |= (l < b) & (u > b)
-    return np.any(cross, axis=0)
+    return np.any(crosses_breakpoint(op, l, u), axis=0)
 
 
 def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",

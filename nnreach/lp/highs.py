@@ -110,7 +110,7 @@ def new_highs() -> highspy.Highs:
     return h
 
 
-def _csr(A, n: int, name: str) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def csr_rows(A, n: int, name: str) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """``A`` (dense, or anything scipy.sparse accepts, shape (k, n)) in compressed rows:
     ``(k, row starts (k,), column indices, values)``, the layout HiGHS's ``addRows`` takes."""
     if isinstance(A, np.ndarray) or isinstance(A, (list, tuple)):
@@ -180,7 +180,7 @@ class LinearProgram:
 
     def add_constraints(self, A, b) -> None:
         """Append the rows ``A x <= b``; A has shape (p, n) (dense or sparse), b shape (p,)."""
-        p, starts, cols, values = _csr(A, self._n, "A")
+        p, starts, cols, values = csr_rows(A, self._n, "A")
         upper = _vector(b, p, "b")
         if p == 0:
             return

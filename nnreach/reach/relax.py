@@ -22,6 +22,15 @@ def breakpoints(op: Activation) -> tuple[float, ...] | None:
     return None
 
 
+def crosses_breakpoint(op: Activation, l: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Elementwise, whether ``[l, u]`` strictly contains a breakpoint of the piecewise-linear ``op``
+    (where it is not one linear piece); arrays of one shape."""
+    cross = np.zeros(np.shape(l), dtype=bool)
+    for b in breakpoints(op):
+        cross |= (l < b) & (u > b)
+    return cross
+
+
 def parallel_relaxation(op: Activation, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Slope and offsets bounding ``f`` on ``[l, u]`` (all arrays of the same shape, ``l <= u``).
 

@@ -33,9 +33,10 @@ import numpy as np
 from ..bounds.linear import Bounds, InputDomain, backward, intermediate_bounds
 from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
-from ..lp.highs import new_highs
+from ..lp.highs import csr_rows, new_highs
 from ..network.graph import Network
 from ..network.ops import Clip, LeakyRelu, Linear, Relu, Reshape
+from ..reach.relax import crosses_breakpoint
 from ..sets.box import Box
 from ..sets.polytope import HPolytope
 from .check import confirm
@@ -117,11 +118,10 @@ class _Builder:
         self.rhs.append(0.0)
         return a
 
-    def tighten(self, E: np.ndarray, e: np.ndarray, l: np.ndarray, u: np.ndarray, deadline: Deadline,
-                jobs: int) -> None:
-        """Tighten ``l``, ``u`` (in place) of the neurons ``E v + e`` with ``l < u`` to their range over
+    def tighten(self, E: np.ndarray, e: np.ndarray, l: np.ndarray, u: np.ndarray, todo: np.ndarray,
+                deadline: Deadline, jobs: int) -> None:
+        """Tighten ``l``, ``u`` (in place) of the neurons ``todo`` of ``E v + e`` to their range over
         the LP relaxation of the constraints so far (binaries in [0, 1]), on ``jobs`` processes."""
-        todo = np.flatnonzero(l < u)
         state = (self.matrix(), np.array(self.rhs), np.array(self.lo), np.array(self.hi), E, e, deadline)
         if jobs > 1 and todo.size >= 2 * jobs:
             from ..parallel.local import fork_map
@@ -168,13 +168,9 @@ def encode(net: Network, box: Box, bounds: Bounds, deadline: Deadline | None = N
             continue
         m, c, terms = relu_terms(op)
         l, u = (b[0].copy() for b in bounds[node.inputs[0]])
-        undecided = np.zeros(l.shape, dtype=bool)
-        for _, b in terms:
-            undecided |= (l < b) & (u > b)
-        if deadline is not None and build.rows and undecided.any():
-            tl, tu = np.where(undecided, l, 0.0), np.where(undecided, u, 0.0)
-            build.tighten(E, e, tl, tu, deadline, jobs)
-            l, u = np.where(undecided, tl, l), np.where(undecided, tu, u)
+        undecided = np.flatnonzero(crosses_breakpoint(op, l, u))
+        if deadline is not None and build.rows and undecided.size:
+            build.tighten(E, e, l, u, undecided, deadline, jobs)
         width = E.shape[1]
         parts = []                                   # per term: w, its affine part and its new variables
         for w, b in terms:
@@ -209,9 +205,8 @@ def _solve(enc: Encoding, poly: HPolytope, seconds: float) -> tuple[str, np.ndar
     h.changeColsIntegrality(int(enc.integral.sum()), np.flatnonzero(enc.integral).astype(np.int32),
                             np.full(int(enc.integral.sum()), highspy.HighsVarType.kInteger))
     h.changeColsCost(1, np.array([n], dtype=np.int32), np.array([1.0]))
-    nz = np.nonzero(A)
-    starts = np.searchsorted(nz[0], np.arange(A.shape[0])).astype(np.int32)
-    h.addRows(A.shape[0], np.full(A.shape[0], -np.inf), b, nz[0].size, starts, nz[1].astype(np.int32), A[nz])
+    k, starts, cols, values = csr_rows(A, n + 1, "constraints")
+    h.addRows(k, np.full(k, -np.inf), b, values.size, starts, cols, values)
     h.run()
     status = h.getModelStatus()
     if status == highspy.HighsModelStatus.kInfeasible:

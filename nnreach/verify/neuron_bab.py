@@ -42,7 +42,7 @@ from ..bounds.linear import Bounds, InputDomain, LinearBound, Relaxations, backw
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network, Node
 from ..network.ops import Activation
-from ..reach.relax import breakpoints
+from ..reach.relax import breakpoints, crosses_breakpoint
 from ..sets.polytope import HPolytope
 from .check import confirm
 from .deadline import Deadline
@@ -80,13 +80,9 @@ def _neurons(net: Network) -> list[_Neuron]:
 
 def _cuttable(op: Activation, l: np.ndarray, u: np.ndarray, min_width: np.ndarray) -> np.ndarray:
     """Neurons whose relaxation on ``[l, u]`` is inexact and whose interval may still be cut."""
-    bps = breakpoints(op)
-    if bps is None:
+    if breakpoints(op) is None:
         return u - l > min_width
-    inside = np.zeros(l.shape, dtype=bool)
-    for b in bps:
-        inside |= (l < b) & (u > b)
-    return inside
+    return crosses_breakpoint(op, l, u)
 
 
 def _cut_point(op: Activation, l: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -119,23 +115,20 @@ class _Search:
         self.box = problem.properties[index].input_box
         self.neurons = _neurons(self.net)
         self.min_width: dict[str, np.ndarray] = {}
-        self.gave_up = False
 
     def domain(self, count: int) -> InputDomain:
         return InputDomain(np.repeat(self.box.lo[None], count, 0), np.repeat(self.box.hi[None], count, 0))
 
-    def bound(self, prior: Bounds) -> tuple[Bounds, np.ndarray, LinearBound, Relaxations]:
+    def bound(self, prior: Bounds) -> tuple[Bounds, np.ndarray, LinearBound]:
         """Bounds of a batch of domains given by their priors: activation-input bounds, which domains
-        are empty, the rows' linear lower bounds (coefficients recorded at every activation) and the
-        relaxations used."""
+        are empty, and the rows' linear lower bounds (coefficients recorded at every activation)."""
         count = next(iter(prior.values()))[0].shape[0]
         dom = self.domain(count)
         bounds, empty = domain_bounds(self.net, dom, prior=prior, tol=EMPTY_TOL)
-        rel = Relaxations(bounds, "adaptive")
-        lb = backward(self.net, dom, self.net.output, self.poly.A, bounds, relaxations=rel,
+        lb = backward(self.net, dom, self.net.output, self.poly.A, bounds,
                       record=tuple(n.name for n in self.neurons))
         self.stats["domains"] = self.stats.get("domains", 0) + count
-        return bounds, empty, lb, rel
+        return bounds, empty, lb
 
     def attack(self, lb: LinearBound) -> Counterexample | None:
         """Execute, per domain, the corners of the box minimising each row's linear lower bound."""
@@ -241,7 +234,7 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
         ce = confirm(problem, index, search.box.center)
         return ce if ce is not None else Status.UNKNOWN
     infinite = {n.source: (np.full((1, n.size), -np.inf), np.full((1, n.size), np.inf)) for n in search.neurons}
-    root, _, _, _ = search.bound(infinite)
+    root = domain_bounds(problem.network, search.domain(1))[0]
     search.min_width = {k: settings.min_split_width * (u[0] - l[0]) for k, (l, u) in root.items()}
     piecewise = all(breakpoints(n.op) is not None for n in search.neurons)
     # Stack entries: priors of a batch of domains and their parents' margins (D, rows), which hold
@@ -254,7 +247,7 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
         while stack and size < DOMAIN_BATCH:
             batch.append(stack.pop())
             size += batch[-1][1].shape[0]
-        bounds, empty, lb, rel = search.bound(_merge([b for b, _ in batch]))
+        bounds, empty, lb = search.bound(_merge([b for b, _ in batch]))
         margin = np.maximum(lb.lower - poly.b, np.concatenate([m for _, m in batch]))
         open_ = ~(empty | np.any(margin > settings.proof_margin, axis=1))
         if not open_.any():
@@ -264,8 +257,7 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
         ce = search.attack(lb)
         if ce is not None:
             return ce
-        rel = Relaxations(bounds, "adaptive")
-        scores = search.scores(bounds, lb, rel, margin)
+        scores = search.scores(bounds, lb, Relaxations(bounds, "adaptive"), margin)
         cuttable = np.any(np.concatenate(scores, axis=1) >= 0, axis=1)
         for d in np.flatnonzero(~cuttable):
             deadline.check()
