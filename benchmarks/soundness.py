@@ -107,14 +107,16 @@ def check_counterexample(inst: planted.Instance, model: Path, spec: Path, result
 
 
 def complete_on(method: str, inst: planted.Instance) -> bool:
-    """Whether ``method`` is complete on the instance: piecewise-linear (ReLU) networks only; ``milp``
-    on dense chains only; every other complete method (``exact-star``, ``bab`` with input or neuron
-    splits, ``auto`` through its complete rung) on all of them."""
+    """Whether ``method`` is complete on the instance: ``bab`` and ``auto`` (through its complete
+    rung) on every network, sigmoid and tanh ones up to a tolerance the planted counterexamples
+    clear; ``exact-star`` on piecewise-linear (ReLU) networks; ``milp`` on ReLU dense chains."""
+    if method in ("bab", "auto"):
+        return True
     if inst.spec.activation != "relu":
         return False
     if method == "milp":
         return inst.spec.arch == "dense"
-    return method in ("exact-star", "bab", "auto")
+    return method == "exact-star"
 
 
 def unsound(inst: planted.Instance, run: Run) -> bool:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..bounds.linear import InputDomain, backward, intermediate_bounds
-from ..network.ops import Activation
-from ..reach.relax import breakpoints
 from ..sets.polytope import HPolytope
 from .check import confirm
 from .deadline import Deadline, Timeout
@@ -137,8 +135,8 @@ def split_boxes(problem: Problem, index: int, poly: HPolytope, settings: Setting
 LOW_INPUT_DIM = 16
 """``bab`` splits the input box for inputs of at most this many dimensions, neurons above."""
 INPUT_SHARE = 0.5
-"""With few inputs and piecewise-linear activations, the input splits get this share of the time;
-neuron splits get the rest (they find tiny counterexample regions that input splits miss)."""
+"""With few inputs, the input splits get this share of the time; neuron splits get the rest (they find
+tiny counterexample regions that input splits miss)."""
 
 
 def _search(problem: Problem, split, settings: Settings, deadline: Deadline, stats: dict) -> Result:
@@ -154,13 +152,11 @@ def _search(problem: Problem, split, settings: Settings, deadline: Deadline, sta
 
 
 def bab(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
-    """Branch-and-bound over every property and unsafe polytope: input splits for networks with at
-    most :data:`LOW_INPUT_DIM` inputs (for piecewise-linear ones during :data:`INPUT_SHARE` of the
-    time, then neuron splits), neuron splits (:mod:`.neuron_bab`) otherwise."""
+    """Branch-and-bound over every property and unsafe polytope: for networks with at most
+    :data:`LOW_INPUT_DIM` inputs input splits during :data:`INPUT_SHARE` of the time, then neuron
+    splits (:mod:`.neuron_bab`); neuron splits only for more inputs."""
     if problem.network.input_size > LOW_INPUT_DIM:
         return _search(problem, split_neurons, settings, deadline, {"splitting": "neurons"})
-    if not all(breakpoints(n.op) is not None for n in problem.network.nodes if isinstance(n.op, Activation)):
-        return _search(problem, split_boxes, settings, deadline, {"splitting": "inputs"})
     left = deadline.remaining()
     share = Deadline(INPUT_SHARE * left) if left != float("inf") else deadline
     try:

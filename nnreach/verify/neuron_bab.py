@@ -13,8 +13,12 @@ Method: a sub-problem (domain) is the input box together with cuts of some neuro
     (:func:`nnreach.bounds.linear.domain_bounds`) with the parent's bounds and the cut as prior, so only
     neurons still inexact are recomputed, then of the unsafe rows ``A y - b``. A domain is closed when
     some row's lower bound is positive or when the bounds show that no input of the box meets its cuts.
-    Each open domain's corners that minimise the rows' linear lower bounds are executed (an attack); it
-    is then split at the neuron with the largest score ``|coefficient| x relaxation gap`` (the
+    Each open domain's corners that minimise the rows' linear lower bounds are executed (an attack).
+    Networks with smooth activations then get one LP per open domain over the relaxation with the
+    cuts as constraints (:mod:`nnreach.bounds.lp_relaxation`): it closes the domain when it shows
+    ``max_i (A y - b)_i > 0`` on all of it, and the input of its optimum is executed too. A domain
+    left open is split at the neuron with the largest score: after an LP, how far the neuron's output
+    strays from the activation at the LP's optimum; otherwise ``|coefficient| x relaxation gap`` (the
     coefficient that reaches the neuron in the bound of the row closest to being proved; the gap
     between the relaxation line in use and the activation), in the manner of BaBSR. Batches come off a
     depth-first stack. A domain of a piecewise-linear network whose neurons are all decided is affine:
@@ -22,11 +26,13 @@ Method: a sub-problem (domain) is the input box together with cuts of some neuro
 Soundness and completeness: sound. A cut restricts a neuron's input to part of its interval, so the
     two children of a domain cover it and the bounds of each hold on the inputs of the box that meet
     its cuts (the relaxations of cut neurons are tighter, never wrong; a parent's margin holds on its
-    children too and is kept). Complete for piecewise-linear networks (the LP at the leaves). Not
-    complete for smooth activations: the cuts are not constraints of the back-substitution, so the
-    bounds of a domain still range over inputs outside it and need not converge; a neuron interval
-    is not cut below ``Settings.min_split_width`` of its root width, and a domain with none left to cut
-    is UNKNOWN. (With few inputs ``bab`` splits the input box instead, which converges.)
+    children too and is kept). Complete for piecewise-linear networks (the LP at the leaves). For
+    smooth activations complete up to a tolerance: the LP keeps every neuron inside its cut interval,
+    so as the intervals shrink the relaxation and the LP converge to the network, and the LP's
+    optimum to a counterexample if there is one; a neuron interval is not cut below
+    ``Settings.min_split_width`` of its root width, and a domain with none left to cut is UNKNOWN.
+    (Back-substitution alone would not converge: its cuts are priors, not constraints, so its bounds
+    range over inputs of the box outside the domain.)
 Reference: Bunel et al., Branch and Bound for Piecewise Linear Neural Network Verification, JMLR 2020
     (BaBSR); Wang et al., Beta-CROWN, NeurIPS 2021; Shi et al., Neural Network Verification with
     Branch-and-Bound for General Nonlinearities (GenBaB), TACAS 2025.
@@ -39,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..bounds.linear import Bounds, InputDomain, LinearBound, Relaxations, backward, domain_bounds
+from ..bounds.lp_relaxation import RelaxationLP
+from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network, Node
 from ..network.ops import Activation
@@ -115,6 +123,10 @@ class _Search:
         self.box = problem.properties[index].input_box
         self.neurons = _neurons(self.net)
         self.min_width: dict[str, np.ndarray] = {}
+        try:
+            self.lp = RelaxationLP(self.net)
+        except UnsupportedError:   # max pooling: back-substitution bounds only
+            self.lp = None
 
     def domain(self, count: int) -> InputDomain:
         return InputDomain(np.repeat(self.box.lo[None], count, 0), np.repeat(self.box.hi[None], count, 0))
@@ -142,14 +154,46 @@ class _Search:
                 return ce
         return None
 
-    def scores(self, bounds: Bounds, lb: LinearBound, rel: Relaxations, margin: np.ndarray) -> list[np.ndarray]:
+    def relaxation_lps(self, bounds: Bounds, deadline: Deadline) -> tuple[np.ndarray, list[np.ndarray], Counterexample | None]:
+        """The LPs of the relaxation of a batch of domains with their cuts: which domains they close
+        (D,), per activation node how far each neuron's output strays from the activation at the
+        optimum (D, n), and a counterexample among the optima's inputs, if one confirms."""
+        count = next(iter(bounds.values()))[0].shape[0]
+        closed = np.zeros(count, dtype=bool)
+        strays = [np.zeros((count, n.size)) for n in self.neurons]
+        points = []
+        for d in range(count):
+            deadline.check()
+            self.stats["relaxation_lps"] = self.stats.get("relaxation_lps", 0) + 1
+            ex = self.lp.minimum_excess(self.box.lo, self.box.hi, {k: (l[d], u[d]) for k, (l, u) in bounds.items()},
+                                        self.poly.A, self.poly.b)
+            closed[d] = ex.status is LPStatus.INFEASIBLE or (ex.status is LPStatus.OPTIMAL and ex.value > self.settings.proof_margin)
+            if ex.v is not None and not closed[d]:
+                points.append(np.clip(ex.v[:self.box.dim], self.box.lo, self.box.hi))
+                for k, gap in enumerate(self.lp.violations(ex.v)):
+                    strays[k][d] = gap
+        if points:
+            x = np.array(points)
+            y = self.net.forward(x)
+            for h in np.flatnonzero(np.all(y @ self.poly.A.T <= self.poly.b, axis=1))[:4]:
+                ce = confirm(self.problem, self.index, x[h])
+                if ce is not None:
+                    return closed, strays, ce
+        return closed, strays, None
+
+    def scores(self, bounds: Bounds, lb: LinearBound, rel: Relaxations, margin: np.ndarray,
+               strays: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """Per activation node, the split score (D, n) of its neurons (0: not worth cutting, -1: cannot
-        be cut); coefficients are those of the row closest to being proved."""
+        be cut); coefficients are those of the row closest to being proved. With ``strays`` (from
+        :meth:`relaxation_lps`), the score is how far each neuron strays at the LP's optimum."""
         row = np.argmax(margin, axis=1)
         out = []
-        for n in self.neurons:
+        for k, n in enumerate(self.neurons):
             l, u = bounds[n.source]
             ok = _cuttable(n.op, l, u, self.min_width[n.source])
+            if strays is not None:
+                out.append(np.where(ok, strays[k], -1.0))
+                continue
             coef = lb.recorded.get(n.name)
             coef = np.zeros_like(l) if coef is None else coef[np.arange(len(row)), row]
             up, down = _gaps(n.op, rel.of(n.node), l, u)
@@ -237,6 +281,7 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
     root = domain_bounds(problem.network, search.domain(1))[0]
     search.min_width = {k: settings.min_split_width * (u[0] - l[0]) for k, (l, u) in root.items()}
     piecewise = all(breakpoints(n.op) is not None for n in search.neurons)
+    use_lp = search.lp is not None and not piecewise
     # Stack entries: priors of a batch of domains and their parents' margins (D, rows), which hold
     # on the children too: bounds of a child can come out lower, as its cut is not a constraint of
     # the back-substitution (inputs of the box outside the cut still count).
@@ -257,7 +302,17 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
         ce = search.attack(lb)
         if ce is not None:
             return ce
-        scores = search.scores(bounds, lb, Relaxations(bounds, "adaptive"), margin)
+        strays = None
+        if use_lp:
+            closed, strays, ce = search.relaxation_lps(bounds, deadline)
+            if ce is not None:
+                return ce
+            if closed.all():
+                continue
+            keep = ~closed
+            bounds, margin, strays = _take(bounds, keep), margin[keep], [s[keep] for s in strays]
+            lb = LinearBound(lb.A[keep], lb.c[keep], lb.lower[keep], {k: v[keep] for k, v in lb.recorded.items()})
+        scores = search.scores(bounds, lb, Relaxations(bounds, "adaptive"), margin, strays)
         cuttable = np.any(np.concatenate(scores, axis=1) >= 0, axis=1)
         for d in np.flatnonzero(~cuttable):
             deadline.check()

@@ -65,17 +65,35 @@ def test_cut_domains_are_found_empty():
 
 
 @pytest.mark.parametrize("op", [ops.Sigmoid(), ops.Tanh()], ids=lambda a: a.describe())
-def test_smooth_activations_never_get_a_wrong_verdict(op, neuron_splits):
-    """Neuron-interval splits on sigmoid / tanh: thresholds 10% of the output range above a dense
-    sample's maximum are never called violated, those below a sampled output never proved (cuts are
-    not constraints of the bounds, so these searches need not converge: UNKNOWN is allowed)."""
+def test_smooth_activations_are_decided(op, neuron_splits):
+    """Neuron-interval splits on sigmoid / tanh (with the LP of the relaxation): thresholds 1% of the
+    output range above a dense grid's maximum are proved, those 1% below it are violated."""
     rng = np.random.default_rng(41)
+    lps = 0
     for _ in range(3):
         net = networks.dense(rng, op, depth=2, width=3, n_in=2, n_out=2)
         box = Box(-np.ones(2), np.ones(2))
         grid = np.stack(np.meshgrid(np.linspace(-1, 1, 301), np.linspace(-1, 1, 301)), -1).reshape(-1, 2)
         y = net.forward(grid)[:, 0]
         spread = max(y.max() - y.min(), 1e-3)
-        for t, wrong in ((y.max() + 0.1 * spread, Status.VIOLATED), (y.max() - 0.1 * spread, Status.HOLDS)):
+        for t, right in ((y.max() + 0.01 * spread, Status.HOLDS), (y.max() - 0.01 * spread, Status.VIOLATED)):
             problem = Problem(net, (halfspace_property(box, [[-1.0, 0.0]], [-t]),))
-            assert verify(problem, "bab", timeout=3).status is not wrong, t
+            r = verify(problem, "bab", timeout=30)
+            assert r.status is right, (t, r.status)
+            lps += r.stats.get("relaxation_lps", 0)
+    assert lps > 0
+
+
+@pytest.mark.parametrize("op", [ops.Sigmoid(), ops.Tanh()], ids=lambda a: a.describe())
+def test_smooth_activations_with_many_inputs(op):
+    """20 inputs (neuron splits): thresholds between the best of an attack's samples and the
+    network's maximum are violated; a threshold above the interval bound's maximum holds."""
+    rng = np.random.default_rng(43)
+    net = networks.dense(rng, op, depth=2, width=6, n_in=20, n_out=2)
+    box = Box(-0.3 * np.ones(20), 0.3 * np.ones(20))
+    top = net.forward(box.sample(20000, rng))[:, 0].max()
+    for t, right in ((top - 1e-3, Status.VIOLATED), (top + 0.5, Status.HOLDS)):
+        problem = Problem(net, (halfspace_property(box, [[-1.0, 0.0]], [-t]),))
+        r = verify(problem, "bab", timeout=30)
+        assert r.stats["splitting"] == "neurons"
+        assert r.status is right, (t, r.status)
