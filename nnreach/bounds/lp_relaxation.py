@@ -1,12 +1,13 @@
 """The linear program of a network's relaxation on one domain, with a neuron-split domain's cuts as
 constraints.
 
-Variables: the network input ``x`` (in the domain's box), then the output ``a_k`` of every activation
-node ``k``, in topological order. Every other node's value is an affine function of these (affine ops
-compose; :class:`RelaxationLP` finds the functions once per network by pushing identity blocks
-through each op's forward pass). On a domain with bounds ``[l, u]`` of every activation input ``z``:
+Variables: the network input ``x`` (in the domain's box), then for every activation node ``k`` in
+topological order its input ``z_k`` and its output ``a_k``. Every other node's value is an affine
+function of ``x`` and the ``a``'s (affine ops compose; :class:`RelaxationLP` finds the functions once
+per network by pushing identity blocks through each op's forward pass), and ``z_k`` equals its
+function (two opposite rows). On a domain with bounds ``[l, u]`` of every activation input:
 
-* ``l <= z <= u`` is a constraint, so the cuts of a branch-and-bound domain bound the program (what
+* ``l <= z <= u`` are variable bounds, so the cuts of a branch-and-bound domain bound the program (what
   back-substitution cannot do without Lagrange multipliers, as in Beta-CROWN);
 * ``a`` lies between the lower and the upper line of each relaxation of the activation on ``[l, u]``
   (every lower-line rule of :mod:`.relaxations`, so a ReLU gets the full triangle), and in
@@ -83,7 +84,7 @@ class Excess:
         status: the LP's status (INFEASIBLE: no point of the relaxation meets the domain's bounds).
         value: a checked lower bound of ``min max_i (A y - b)_i`` over the relaxation (``inf`` when
             infeasible, ``nan`` on a solver error).
-        v: (num_vars,) an optimal point (the input first, then every activation's output), or None.
+        v: (num_vars,) an optimal point (the input, then every activation's input and output), or None.
     """
 
     status: LPStatus
@@ -96,19 +97,22 @@ class RelaxationLP:
 
     Attributes:
         activations: the activation nodes, in order; ``sources[k]`` is the name of node k's input.
-        offsets: start of each variable block (the input first, then one per activation), and the
-            total number of variables last.
+        n_in: the input's size; num_vars: the number of variables, ``n_in`` plus twice every
+            activation's size.
     """
 
     def __init__(self, net: Network):
         self.net = net
         self.activations = [n for n in net.nodes if isinstance(n.op, Activation)]
         self.sources = [n.inputs[0] for n in self.activations]
-        names = [INPUT] + [n.name for n in self.activations]
-        sizes = [prod(net.input_shape)] + [prod(n.shape) for n in self.activations]
-        self.offsets = np.cumsum([0] + sizes)
-        self._column = dict(zip(names, self.offsets[:-1]))
-        values = {INPUT: _Affine({INPUT: np.eye(sizes[0])}, np.zeros(sizes[0]))}
+        self.n_in = n_in = prod(net.input_shape)
+        sizes = [prod(n.shape) for n in self.activations]
+        starts = n_in + np.cumsum([0] + [2 * s for s in sizes])
+        self.num_vars = int(starts[-1])
+        self._z = [np.arange(s) + st for s, st in zip(sizes, starts[:-1])]       # columns of each z_k
+        self._a = [np.arange(s) + st + s for s, st in zip(sizes, starts[:-1])]   # and of each a_k
+        self._column = {INPUT: 0, **{n.name: int(st) + s for n, s, st in zip(self.activations, sizes, starts)}}
+        values = {INPUT: _Affine({INPUT: np.eye(n_in)}, np.zeros(n_in))}
         for node in net.nodes:
             if isinstance(node.op, Activation):
                 values[node.name] = _Affine({node.name: np.eye(prod(node.shape))}, np.zeros(prod(node.shape)))
@@ -116,12 +120,14 @@ class RelaxationLP:
                 values[node.name] = self._push(node, [values[i] for i in node.inputs])
             else:
                 raise UnsupportedError(f"the LP relaxation does not support {type(node.op).__name__} (node {node.name!r})")
-        self._inputs = [self._matrix(values[s]) for s in self.sources]
         self._output = self._matrix(values[net.output])
-
-    @property
-    def num_vars(self) -> int:
-        return int(self.offsets[-1])
+        self._links = _Rows([], [], [], [], 0)   # z_k = Z v + c, as two rows each
+        for src, z in zip(self.sources, self._z):
+            Z, c = self._matrix(values[src])
+            zr = np.repeat(np.arange(z.size), np.diff(Z.indptr))
+            rows, cols = np.concatenate([zr, np.arange(z.size)]), np.concatenate([Z.indices, z])
+            for sign in (1.0, -1.0):
+                self._links.add(rows, cols, sign * np.concatenate([Z.data, -np.ones(z.size)]), -sign * c)
 
     def _push(self, node, args: list[_Affine]) -> _Affine:
         """The value of an affine node from its arguments' values."""
@@ -150,31 +156,27 @@ class RelaxationLP:
 
     def program(self, lo: np.ndarray, hi: np.ndarray, bounds: dict[str, tuple[np.ndarray, np.ndarray]]
                 ) -> tuple[_Rows, np.ndarray, np.ndarray]:
-        """Rows ``G v <= g`` (as triplets) and variable bounds of the relaxation on one domain: input box ``lo``,
-        ``hi`` (n_in,) and finite bounds (n_k,) of every activation input by source name.
+        """Rows ``G v <= g`` (as triplets) and variable bounds of the relaxation on one domain: input
+        box ``lo``, ``hi`` (n_in,) and finite bounds (n_k,) of every activation input by source name.
 
-        Per neuron of input ``z = Z v + c`` and output ``a``: ``s Z v - a <= -b - s c`` for a lower
-        line ``a >= s z + b``, ``a - s Z v <= b + s c`` for an upper one, and ``l <= Z v + c <= u``."""
+        Besides the rows linking each ``z`` to its function, per neuron: ``s z - a <= -b`` for a lower
+        line ``a >= s z + b`` and ``a - s z <= b`` for an upper one."""
+        G = _Rows(list(self._links.rows), list(self._links.cols), list(self._links.vals), list(self._links.rhs),
+                  self._links.count)
         vlo, vhi = [np.asarray(lo, float)], [np.asarray(hi, float)]
-        G = _Rows([], [], [], [], 0)
-        for node, src, (Z, c) in zip(self.activations, self.sources, self._inputs):
+        for node, src, z, a in zip(self.activations, self.sources, self._z, self._a):
             l, u = (np.asarray(b, float).reshape(-1) for b in bounds[src])
-            n = l.size
             f = node.op.forward
-            vlo.append(np.nextafter(f(l), -np.inf))
-            vhi.append(np.nextafter(f(u), np.inf))
-            zr = np.repeat(np.arange(n), np.diff(Z.indptr))
-            a_row, a_col = np.arange(n), np.arange(n) + self._column[node.name]
+            vlo += [l, np.nextafter(f(l), -np.inf)]
+            vhi += [u, np.nextafter(f(u), np.inf)]
             lines = {}
             for rule in LOWER_SLOPES:
                 r = relax(node.op, l[None], u[None], rule)
                 lines[(1.0, r.lo_slope.tobytes(), r.lo_bias.tobytes())] = (1.0, r.lo_slope[0], r.lo_bias[0])
                 lines[(-1.0, r.hi_slope.tobytes(), r.hi_bias.tobytes())] = (-1.0, r.hi_slope[0], r.hi_bias[0])
+            rows = np.tile(np.arange(z.size), 2)
             for sign, slope, bias in lines.values():
-                G.add(np.concatenate([zr, a_row]), np.concatenate([Z.indices, a_col]),
-                      np.concatenate([sign * slope[zr] * Z.data, np.full(n, -sign)]), sign * (-bias - slope * c))
-            G.add(zr, Z.indices, Z.data, u - c)
-            G.add(zr, Z.indices, -Z.data, c - l)
+                G.add(rows, np.concatenate([z, a]), np.concatenate([sign * slope, np.full(z.size, -sign)]), -sign * bias)
         return G, np.concatenate(vlo), np.concatenate(vhi)
 
     def minimum_excess(self, lo: np.ndarray, hi: np.ndarray, bounds: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -193,7 +195,14 @@ class RelaxationLP:
     def violations(self, v: np.ndarray) -> list[np.ndarray]:
         """Per activation node, ``|a - f(z)|`` (n_k,) at the point ``v`` of a program: how far the
         relaxation lets each output stray from the activation there."""
-        out = []
-        for node, (Z, c), start, end in zip(self.activations, self._inputs, self.offsets[1:-1], self.offsets[2:]):
-            out.append(np.abs(v[start:end] - node.op.forward(Z @ v + c)))
-        return out
+        return [np.abs(v[a] - node.op.forward(v[z])) for node, z, a in zip(self.activations, self._z, self._a)]
+
+    def point(self, x: np.ndarray) -> np.ndarray:
+        """The program variables (S, num_vars) of an execution of the network from inputs ``x`` (S, n_in)."""
+        values = self.net.activations(x)
+        v = np.zeros((len(x), self.num_vars))
+        v[:, :self.n_in] = x.reshape(len(x), -1)
+        for node, src, z, a in zip(self.activations, self.sources, self._z, self._a):
+            v[:, z] = values[src].reshape(len(x), -1)
+            v[:, a] = values[node.name].reshape(len(x), -1)
+        return v

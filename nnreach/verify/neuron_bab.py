@@ -169,7 +169,7 @@ class _Search:
                                         self.poly.A, self.poly.b)
             closed[d] = ex.status is LPStatus.INFEASIBLE or (ex.status is LPStatus.OPTIMAL and ex.value > self.settings.proof_margin)
             if ex.v is not None and not closed[d]:
-                points.append(np.clip(ex.v[:self.box.dim], self.box.lo, self.box.hi))
+                points.append(np.clip(ex.v[:self.lp.n_in], self.box.lo, self.box.hi))
                 for k, gap in enumerate(self.lp.violations(ex.v)):
                     strays[k][d] = gap
         if points:

@@ -57,9 +57,7 @@ def _points(lp: RelaxationLP, net: Network, x: np.ndarray, bounds: dict) -> tupl
     for src, (l, u) in bounds.items():
         z = values[src].reshape(len(x), -1)
         ok &= np.all((z >= l) & (z <= u), axis=1)
-    x = x[ok]
-    parts = [x.reshape(len(x), -1)] + [values[n.name][ok].reshape(len(x), -1) for n in lp.activations]
-    return np.hstack(parts), net.forward(x)
+    return lp.point(x[ok]), net.forward(x[ok])
 
 
 @pytest.mark.parametrize("seed", range(3))
