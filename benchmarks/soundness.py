@@ -193,10 +193,13 @@ def run_fuzzers(examples: int) -> tuple[list[str], bool]:
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "--hypothesis-show-statistics", *FUZZERS],
                           cwd=REPO, env=env, capture_output=True, text=True)
-    tests = re.findall(r"::(test_\w+(?:\[[^\]]*\])?):", proc.stdout)
-    counts = [int(c) for c in re.findall(r"- (\d+) passing", proc.stdout)]
+    # Per test, the statistics of its generate phase (a failing test also has shrink and explain phases).
+    blocks = re.split(r"^\S+::(test_\w+(?:\[[^\]]*\])?):$", proc.stdout, flags=re.M)[1:]
     lines = ["", f"reader fuzzers ({examples} examples each, {time.perf_counter() - start:.0f} s):"]
-    lines += [f"  {t}: {c} inputs" for t, c in zip(tests, counts)]
+    for test, stats in zip(blocks[::2], blocks[1::2]):
+        m = re.search(r"- (\d+) passing, (\d+) failing", stats)
+        if m:
+            lines.append(f"  {test}: {int(m[1]) + int(m[2])} inputs, {m[2]} failing")
     lines.append(f"  {proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else 'no output'}")
     if proc.returncode:
         lines.append(proc.stdout[-3000:])

@@ -78,8 +78,11 @@ def _loadmat(path) -> dict:
     except NotImplementedError:
         raise InputError(f"{path}: MATLAB v7.3 (HDF5) .mat files are not supported; "
                          "re-save it in MATLAB with save(..., '-v7')") from None
-    except (MatReadError, ValueError, TypeError, OSError, EOFError, IndexError, zlib.error) as e:
-        raise InputError(f"{path}: not a readable MATLAB .mat file ({e})") from None
+    except MemoryError:   # a corrupt header that claims a huge matrix
+        raise InputError(f"{path}: not a readable MATLAB .mat file (a variable's header claims more data "
+                         "than can be read)") from None
+    except (MatReadError, ValueError, TypeError, OSError, EOFError, IndexError, KeyError, zlib.error) as e:
+        raise InputError(f"{path}: not a readable MATLAB .mat file ({type(e).__name__}: {e})") from None
 
 
 def _variable(data: dict, name: str, path) -> np.ndarray:

@@ -336,3 +336,19 @@ def test_truncated_or_corrupted_mat_is_an_input_error(cut, tmp_path):
         _check_network(load_model(path))
     except InputError:
         pass
+
+
+@pytest.mark.parametrize("cuts", [((0, 59), (0, 59)), ((0, 37), (1, 35))], ids=["huge-matrix", "bad-type"])  # (pos, length)
+def test_mat_with_its_header_cut_is_an_input_error(cuts, tmp_path):
+    """Found by the fuzzer: with bytes of the header deleted, scipy reads the file as MATLAB v4 and
+    either claims a matrix too large to allocate (MemoryError) or an unknown type code (KeyError)."""
+    seed = SHARED / "ainncs/Double_Pendulum/controller_double_pendulum_less_robust.mat"
+    if not seed.exists():
+        pytest.skip("needs ../shared/benchmarks")
+    data = bytearray(seed.read_bytes())
+    for pos, length in cuts:
+        del data[pos:pos + length]
+    path = tmp_path / "cut.mat"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="not a readable MATLAB"):
+        load_model(path)
