@@ -252,7 +252,7 @@ def _decide(problem, args, start: float) -> int:
     if remaining is not None and remaining <= 0:
         result = Result(Status.TIMEOUT, args.method)
     else:
-        from .parallel.local import available_cores
+        from .parallel.pools import available_cores
 
         settings = Settings(seed=args.seed, jobs=args.jobs or available_cores(), ray=args.ray)
         try:
@@ -273,7 +273,7 @@ def _decide(problem, args, start: float) -> int:
 
 def _cmd_bench(args) -> int:
     from .bench import Options, executor_for, run_benchmark
-    from .parallel.local import available_cores
+    from .parallel.pools import available_cores
 
     if args.ray is not None:
         from .parallel.ray_tasks import RayExecutor, connect

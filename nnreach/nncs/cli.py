@@ -38,7 +38,7 @@ def run(args) -> int:
         raise InputError("nncs: give either a TOML file or --all DIR")
     if args.all is not None:
         return run_all(Path(args.all), args.timeout)
-    from ..parallel.local import available_cores
+    from ..parallel.pools import available_cores
 
     return run_file(Path(args.file), args.plot, args.timeout, args.seed, args.jobs or available_cores(), args.ray)
 

@@ -12,14 +12,14 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
 
+from ..parallel.pools import ForkedPool, InlinePool, RayPool
 from ..sets.box import Box
 from ..verify.deadline import Deadline, Timeout
 from .loop import ClosedLoop, Flowpipe, ReachOptions, reach
@@ -144,75 +144,6 @@ def _pipe(problem: Problem, box: Box, seconds: float | None) -> Flowpipe:
                  check=lambda fs: spec.check_set(fs.set, fs.t0, fs.t1, final))
 
 
-_PROBLEM: Problem | None = None  # the problem of a worker process (set when the pool forks it)
-
-
-def _start_worker(problem: Problem) -> None:
-    global _PROBLEM
-    _PROBLEM = problem
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(1)  # the workers share the cores: no BLAS threads of their own
-
-
-def _pipe_in_worker(box: Box, seconds: float | None) -> Flowpipe:
-    return _pipe(_PROBLEM, box, seconds)
-
-
-class _Inline:
-    """The executor interface run in this process, one box at a time (``jobs=1``)."""
-
-    def __init__(self, problem: Problem):
-        self.problem = problem
-
-    def submit(self, box: Box, seconds: float | None) -> Future:
-        from threadpoolctl import threadpool_limits
-
-        fut: Future = Future()
-        try:
-            with threadpool_limits(1):  # the matrices are small: BLAS threads only cost time
-                fut.set_result(_pipe(self.problem, box, seconds))
-        except Exception as e:  # noqa: BLE001 (handed over like a worker's exception, Timeout included)
-            fut.set_exception(e)
-        return fut
-
-    def shutdown(self, **_) -> None:
-        pass
-
-
-class _Workers:
-    """Boxes handed to forked worker processes."""
-
-    def __init__(self, problem: Problem, jobs: int):
-        self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_start_worker, initargs=(problem,))
-
-    def submit(self, box: Box, seconds: float | None) -> Future:
-        return self._pool.submit(_pipe_in_worker, box, seconds)
-
-    def shutdown(self, **kw) -> None:
-        self._pool.shutdown(**kw)
-
-
-class _RayBoxes:
-    """Boxes reached as Ray tasks (the problem put in the object store once; see
-    :mod:`nnreach.parallel.ray_tasks`, whose :func:`~nnreach.parallel.ray_tasks.connect` comes first)."""
-
-    def __init__(self, problem: Problem):
-        import ray
-
-        from ..parallel.ray_tasks import RETRIES
-
-        self._task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_pipe)
-        self._problem = ray.put(problem)
-
-    def submit(self, box: Box, seconds: float | None) -> Future:
-        return self._task.remote(self._problem, box, seconds).future()
-
-    def shutdown(self, **_) -> None:
-        pass
-
-
 def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None = None) -> Outcome:
     """Flowpipes from X0, splitting boxes that are not proved; HOLDS when all pieces are proved.
 
@@ -225,9 +156,9 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
         from ..parallel.ray_tasks import connect
 
         jobs = connect(ray)
-        pool = _RayBoxes(problem)
+        pool = RayPool(_pipe, problem, jobs)
     else:
-        pool = _Inline(problem) if jobs <= 1 else _Workers(problem, jobs)
+        pool = InlinePool(_pipe, problem) if jobs <= 1 else ForkedPool(_pipe, problem, jobs)
     todo = [problem.X0]
     running: dict[Future, Box] = {}
     done: list[Flowpipe] = []

@@ -67,6 +67,12 @@ def search_chunk(job: SearchJob, chunk: list[Region], seconds: float | None, sli
     return ChunkResult(unconfirmed=search.unconfirmed, leftover=out, stats=stats)
 
 
+def search_read_only_chunk(job: SearchJob, chunk: list[Region], seconds: float | None) -> ChunkResult:
+    """:func:`search_chunk` on writable copies of regions that arrived read-only (from Ray's object
+    store, which does not copy arrays; the search updates some in place)."""
+    return search_chunk(job, [r.writable() for r in chunk], seconds)
+
+
 def split(stack: list[Region], pieces: int) -> list[list[Region]]:
     """``stack`` in up to ``pieces`` contiguous chunks (each keeps depth-first order), bottom first."""
     pieces = max(1, min(pieces, len(stack)))
@@ -128,7 +134,7 @@ def search_with_workers(problem: Problem, network: Network, index: int, settings
                         warmup: float = WARMUP) -> Counterexample | Status:
     """The region search of property ``index``, alone for ``warmup`` seconds and then, if it is not
     done, shared out among the workers that ``workers(job)`` starts (a context manager with
-    ``submit`` and ``workers``, e.g. :class:`nnreach.parallel.local.LocalWorkers`)."""
+    ``submit`` and ``workers``, e.g. a :class:`nnreach.parallel.pools.ForkedPool` of :func:`search_chunk`)."""
     search = RegionSearch(problem, network, index, settings, deadline, stats)
     stack = search.roots()
     if not isinstance(stack, list):

@@ -1,4 +1,6 @@
-"""Ray tasks: benchmark rows and chunks of one region search on a Ray cluster.
+"""Ray: joining a cluster (:func:`connect`), and benchmark rows as Ray tasks (:class:`RayExecutor`).
+Calls that share one state, such as the chunks of a region search or the X0 boxes of a closed loop, run as
+Ray tasks through :class:`nnreach.parallel.pools.RayPool`, with the retries of :data:`RETRIES`.
 
 ``connect("local")`` starts a Ray instance on this machine; any other address (``"auto"``,
 ``"ray://host:10001"``, ``"host:6379"``) joins a running cluster as ``ray.init(address=...)`` does.
@@ -17,12 +19,9 @@ file system), as the rows name them by absolute path.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from typing import TypeVar
 
 from ..errors import InputError
-from ..verify.star_search import Region
-from .chunks import SearchJob, search_chunk
 
 RETRIES = 3
 """Times Ray runs a task again after its worker died."""
@@ -80,35 +79,3 @@ class RayExecutor:
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
-
-
-def _search(job: SearchJob, chunk: list[Region], seconds: float | None):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):  # the tasks share the cores: no BLAS threads of their own
-        return search_chunk(job, [r.writable() for r in chunk], seconds)
-
-
-class RayWorkers:
-    """Chunks of one region search as Ray tasks; the job is put in the object store once.
-    Same interface as :class:`nnreach.parallel.local.LocalWorkers`. Call :func:`connect` first."""
-
-    def __init__(self, job: SearchJob, workers: int):
-        ray = _ray()
-        self._ray = ray
-        self._task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_search)
-        self._job = ray.put(job)
-        self._refs: list = []
-        self.workers = workers
-
-    def submit(self, chunk: list[Region], seconds: float | None) -> Future:
-        ref = self._task.remote(self._job, chunk, seconds)
-        self._refs.append(ref)
-        return ref.future()
-
-    def __enter__(self) -> RayWorkers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for ref in self._refs:
-            self._ray.cancel(ref, force=True)

@@ -45,8 +45,8 @@ from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample, Result, Status
 from .settings import Settings
-from ..parallel.chunks import search_with_workers
-from ..parallel.local import LocalWorkers
+from ..parallel.chunks import search_chunk, search_read_only_chunk, search_with_workers
+from ..parallel.pools import ForkedPool, RayPool
 from .star_search import is_chain
 from .star_search import search as search_chain
 
@@ -196,12 +196,12 @@ def exact_star(problem: Problem, settings: Settings, deadline: Deadline) -> Resu
     stats: dict = {}
     walk = search_chain if is_chain(net) else search
     if walk is search_chain and settings.ray is not None:
-        from ..parallel.ray_tasks import RayWorkers, connect
+        from ..parallel.ray_tasks import connect
 
         cpus = connect(settings.ray)
-        walk = partial(search_with_workers, workers=lambda job: RayWorkers(job, cpus))
+        walk = partial(search_with_workers, workers=lambda job: RayPool(search_read_only_chunk, job, cpus))
     elif walk is search_chain and settings.jobs > 1:
-        walk = partial(search_with_workers, workers=lambda job: LocalWorkers(job, settings.jobs))
+        walk = partial(search_with_workers, workers=lambda job: ForkedPool(search_chunk, job, settings.jobs))
     unknown = False
     for index in range(len(problem.properties)):
         out = walk(problem, net, index, settings, deadline, stats)

@@ -124,7 +124,7 @@ class _Builder:
         the LP relaxation of the constraints so far (binaries in [0, 1]), on ``jobs`` processes."""
         state = (self.matrix(), np.array(self.rhs), np.array(self.lo), np.array(self.hi), E, e, deadline)
         if jobs > 1 and todo.size >= 2 * jobs:
-            from ..parallel.local import fork_map
+            from ..parallel.pools import fork_map
             results = (r for _, r in fork_map(_ranges, state, np.array_split(todo, 4 * jobs), jobs))
         else:
             results = [_ranges(state, todo)]
@@ -247,7 +247,7 @@ def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: d
     stats["binaries"] = int(enc.integral.sum())
     polys = [p for _, p in sorted(todo, key=lambda t: t[0])]
     if jobs > 1 and len(polys) > 1:
-        from ..parallel.local import fork_map
+        from ..parallel.pools import fork_map
         results = (r for _, r in fork_map(_solve_one, (enc, deadline), polys, min(jobs, len(polys))))
     else:
         results = (_solve_one((enc, deadline), p) for p in polys)

@@ -1,5 +1,6 @@
-"""Ray execution: benchmark rows and region-search chunks as tasks on a local 2-CPU Ray cluster give
-the verdicts of local runs, and a worker that dies mid-task loses no result and duplicates none."""
+"""Ray execution: pooled calls, benchmark rows, region-search chunks and closed-loop boxes as tasks on a
+local 2-CPU Ray cluster give the results of local runs, and a worker that dies mid-task loses no result
+and duplicates none."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ import numpy as np
 import pytest
 
 from ..test_bench import counts, last_line, run_cli, test_csv  # noqa: F401 (test_csv is a fixture)
-from .test_local import assert_shared_search_agrees_with_brute_force
+from . import test_pools
+from .test_pools import assert_pool_runs_calls_on_its_state, assert_shared_search_agrees_with_brute_force, scaled
 
 ray = pytest.importorskip("ray")
 
-from nnreach.parallel.ray_tasks import RayExecutor, RayWorkers, connect  # noqa: E402
+from nnreach.parallel.chunks import search_read_only_chunk  # noqa: E402
+from nnreach.parallel.pools import RayPool  # noqa: E402
+from nnreach.parallel.ray_tasks import RayExecutor, connect  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster():
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import tests/
+    for module in (sys.modules[__name__], test_pools):
+        ray.cloudpickle.register_pickle_by_value(module)  # workers need not import tests/
     assert connect("local", cpus=2) == 2
     yield
     ray.shutdown()
@@ -38,6 +43,10 @@ def _die_once(item: tuple[int, str]) -> tuple[int, int]:
         Path(marker).write_text(str(os.getpid()))
         os._exit(1)
     return k, os.getpid()
+
+
+def test_a_ray_pool_runs_calls_in_tasks_on_one_blas_thread():
+    assert os.getpid() not in assert_pool_runs_calls_on_its_state(RayPool(scaled, 3, 2))
 
 
 def test_executor_returns_every_result_once():
@@ -57,7 +66,7 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_doubled(tmp_path):
 
 
 def test_region_search_chunks_as_ray_tasks_agree_with_brute_force():
-    assert_shared_search_agrees_with_brute_force(RayWorkers, 6)
+    assert_shared_search_agrees_with_brute_force(lambda job, n: RayPool(search_read_only_chunk, job, n), 6)
 
 
 def _verdicts(path: Path) -> list[tuple[str, str, str]]:

@@ -1,16 +1,17 @@
-"""Region searches shared among worker processes give the verdicts of the serial search."""
+"""Pools run calls on their state; region searches shared among worker processes give the verdicts of
+the serial search."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
 from nnreach.network import ops
 from nnreach.network.simplify import simplify
 from nnreach.parallel.chunks import SearchJob, drive, search_chunk, search_with_workers, split
-from nnreach.parallel.local import LocalWorkers
+from nnreach.parallel.pools import ForkedPool, InlinePool
 from nnreach.verify.deadline import Deadline
 from nnreach.verify.problem import Problem
 from nnreach.verify.result import Counterexample, Status
@@ -19,6 +20,35 @@ from nnreach.verify.star_search import RegionSearch
 
 from ..verify import oracle
 from ..verify.test_complete import _instances
+
+
+def scaled(state: int, x: int) -> tuple[int, int, int]:
+    """``state * x``, the process and its most BLAS threads; raises ValueError when ``x < 0``."""
+    from threadpoolctl import threadpool_info
+
+    if x < 0:
+        raise ValueError(x)
+    return state * x, os.getpid(), max((i["num_threads"] for i in threadpool_info()), default=1)
+
+
+def assert_pool_runs_calls_on_its_state(pool) -> set[int]:
+    """``pool`` is of :func:`scaled` with state 3; returns the processes that ran the calls."""
+    with pool as p:
+        futures = [p.submit(x) for x in range(4)]
+        bad = p.submit(-1)
+        results = [f.result() for f in futures]
+        with pytest.raises(ValueError):
+            bad.result()
+    assert [r[0] for r in results] == [0, 3, 6, 9] and all(r[2] == 1 for r in results)
+    return {r[1] for r in results}
+
+
+def test_an_inline_pool_runs_calls_here_on_one_blas_thread():
+    assert assert_pool_runs_calls_on_its_state(InlinePool(scaled, 3)) == {os.getpid()}
+
+
+def test_a_forked_pool_runs_calls_in_its_workers_on_one_blas_thread():
+    assert os.getpid() not in assert_pool_runs_calls_on_its_state(ForkedPool(scaled, 3, 2))
 
 
 def test_split_keeps_every_region_in_order():
@@ -56,7 +86,11 @@ def assert_shared_search_agrees_with_brute_force(workers, count: int) -> None:
         assert isinstance(out, Counterexample) == truth and (truth or out is Status.HOLDS)
 
 
-@pytest.mark.parametrize("workers", [_Threads, LocalWorkers], ids=["threads", "processes"])
+def _forked(job: SearchJob, workers: int) -> ForkedPool:
+    return ForkedPool(search_chunk, job, workers)
+
+
+@pytest.mark.parametrize("workers", [_Threads, _forked], ids=["threads", "processes"])
 def test_shared_search_agrees_with_brute_force(workers):
     assert_shared_search_agrees_with_brute_force(workers, 8)
 

@@ -1,0 +1,158 @@
+"""Pools of workers that share one state, sent to them once: in this process (:class:`InlinePool`), in
+forked processes (:class:`ForkedPool`), or as Ray tasks (:class:`RayPool`). Also :func:`fork_map`
+(independent calls on forked processes that share read-only state) and :func:`available_cores`.
+
+A pool of ``fn`` and ``state`` runs ``fn(state, *args)`` for each ``submit(*args)`` and returns a
+:class:`concurrent.futures.Future` of its result (an exception raised by ``fn`` is set on the future).
+``fn`` must be a module-level function; arguments and results must be picklable. Each call runs with
+one BLAS thread, as the workers share the cores (and for the small matrices of one call, more threads
+only cost time).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from abc import ABC, abstractmethod
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, Callable, Iterable, Iterator
+
+_STATE: Any = None  # the state of a forked worker (set when the worker starts)
+
+
+def _start_worker(state: Any) -> None:
+    global _STATE
+    _STATE = state
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # the workers share the cores: no BLAS threads of their own
+    from ..verify import check
+
+    check.drop_sessions()  # onnxruntime sessions made before the fork are not to be used in a child
+
+
+def _apply(fn: Callable, *args: Any) -> Any:
+    return fn(_STATE, *args)
+
+
+def _call(task: tuple[int, Callable, Any]) -> tuple[int, Any]:
+    i, fn, item = task
+    return i, fn(_STATE, item)
+
+
+class Pool(ABC):
+    """The interface of the pools; use one as a context manager (leaving it is ``shutdown(wait=False,
+    cancel_futures=True)``).
+
+    Attributes:
+        workers: how many calls the pool runs at once.
+    """
+
+    workers: int
+
+    @abstractmethod
+    def submit(self, *args: Any) -> Future:
+        """Start ``fn(state, *args)``; a future of its result."""
+
+    @abstractmethod
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Take no more calls. With ``cancel_futures`` calls not started are cancelled; started calls
+        run to their end, and with ``wait`` this returns once the pool's workers have exited."""
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown(wait=False, cancel_futures=True)
+
+
+class InlinePool(Pool):
+    """Calls run in this process, one at a time, each done when :meth:`submit` returns."""
+
+    def __init__(self, fn: Callable, state: Any):
+        self._fn, self._state = fn, state
+        self.workers = 1
+
+    def submit(self, *args: Any) -> Future:
+        from threadpoolctl import threadpool_limits
+
+        fut: Future = Future()
+        try:
+            with threadpool_limits(1):
+                fut.set_result(self._fn(self._state, *args))
+        except Exception as e:  # noqa: BLE001 (handed over like a worker's exception, Timeout included)
+            fut.set_exception(e)
+        return fut
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        pass  # every call has ended already
+
+
+class ForkedPool(Pool):
+    """``workers`` forked processes that inherit ``state`` (not pickled)."""
+
+    def __init__(self, fn: Callable, state: Any, workers: int):
+        self._fn = fn
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_start_worker, initargs=(state,))
+        self.workers = workers
+
+    def submit(self, *args: Any) -> Future:
+        return self._pool.submit(_apply, self._fn, *args)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _run_task(fn: Callable, state: Any, *args: Any) -> Any:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # the tasks share the cores: no BLAS threads of their own
+        return fn(state, *args)
+
+
+class RayPool(Pool):
+    """Calls as Ray tasks, one CPU each, run again when their worker dies (see
+    :mod:`nnreach.parallel.ray_tasks`, whose :func:`~nnreach.parallel.ray_tasks.connect` comes first).
+    ``state`` is put in the object store once; ``workers`` is how many tasks the caller runs at once
+    (the cluster's CPUs, say). Arrays in the arguments arrive read-only (Ray does not copy them)."""
+
+    def __init__(self, fn: Callable, state: Any, workers: int):
+        from .ray_tasks import RETRIES, _ray
+
+        ray = _ray()
+        self._ray, self._fn = ray, fn
+        self._task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_run_task)
+        self._state = ray.put(state)
+        self._refs: list = []
+        self.workers = workers
+
+    def submit(self, *args: Any) -> Future:
+        ref = self._task.remote(self._fn, self._state, *args)
+        self._refs.append(ref)
+        return ref.future()
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Ray does not tell queued tasks from running ones, and the pool has no workers of its own (the
+        cluster's outlive it): with ``cancel_futures`` and not ``wait`` every task is cancelled (a task
+        is a pure function of its arguments, so only its work is lost); otherwise the tasks run to
+        their end on the cluster, and this returns at once."""
+        if cancel_futures and not wait:
+            for ref in self._refs:
+                self._ray.cancel(ref, force=True)
+
+
+def fork_map(fn: Callable[[Any, Any], Any], state: Any, items: Iterable, workers: int) -> Iterator[tuple[int, Any]]:
+    """``(i, fn(state, items[i]))`` in the order the calls finish, on ``workers`` forked processes
+    that inherit ``state`` (not pickled); ``fn`` must be a module-level function, items and results
+    picklable. An exception in a call is raised here; leaving the loop early kills the workers."""
+    pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (state,))
+    try:
+        yield from pool.imap_unordered(_call, [(i, fn, item) for i, item in enumerate(items)])
+    finally:
+        pool.terminate()
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
