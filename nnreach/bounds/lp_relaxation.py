@@ -39,6 +39,7 @@ from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation
+from ..reach._apply import apply_flat, linear_part
 from .relaxations import LOWER_SLOPES, relax
 
 
@@ -132,15 +133,12 @@ class RelaxationLP:
     def _push(self, node, args: list[_Affine]) -> _Affine:
         """The value of an affine node from its arguments' values."""
         shapes = [self.net.shape_of(i) for i in node.inputs]
-        zeros = [np.zeros((1, *s)) for s in shapes]
-        f0 = node.op.forward(*zeros).reshape(-1)
-        const = node.op.forward(*(a.const.reshape(1, *s) for a, s in zip(args, shapes))).reshape(-1)
+        const = apply_flat(node.op, [a.const[None] for a in args], shapes)[0]
         blocks: dict[str, np.ndarray] = {}
-        for k, (arg, s) in enumerate(zip(args, shapes)):
+        for k, arg in enumerate(args):
             for name, M in arg.blocks.items():
-                batch = [np.zeros((M.shape[1], *t)) for t in shapes]
-                batch[k] = M.T.reshape(M.shape[1], *s)
-                part = (node.op.forward(*batch).reshape(M.shape[1], -1) - f0).T
+                cols = [M if i == k else np.zeros((prod(s), M.shape[1])) for i, s in enumerate(shapes)]
+                part = linear_part(node.op, cols, shapes)
                 blocks[name] = blocks[name] + part if name in blocks else part
         return _Affine(blocks, const)
 

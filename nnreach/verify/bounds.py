@@ -48,10 +48,9 @@ def excludes(output_set, poly: HPolytope, margin: float, box: Box | None = None)
 
 def _with_box_rows(rows: np.ndarray, rhs: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
     """The halfspaces ``rows y <= rhs`` and those of the box's finite sides."""
-    eye = np.eye(box.dim)
-    side_rows, side_rhs = np.vstack([eye, -eye]), np.concatenate([box.hi, -box.lo])
-    finite = np.isfinite(side_rhs)
-    return np.vstack([rows, side_rows[finite]]), np.concatenate([rhs, side_rhs[finite]])
+    sides = overapproximate(box, HPolytope)
+    finite = np.isfinite(sides.b)
+    return np.vstack([rows, sides.A[finite]]), np.concatenate([rhs, sides.b[finite]])
 
 
 def output_box(net: Network, input_box: Box) -> Box:
