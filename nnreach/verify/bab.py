@@ -28,7 +28,7 @@ import numpy as np
 
 from ..bounds.linear import InputDomain, backward, intermediate_bounds
 from ..sets.polytope import HPolytope
-from .check import confirm
+from .check import confirm, confirm_some
 from .deadline import Deadline, Timeout
 from .neuron_bab import split_neurons
 from .problem import Problem
@@ -55,12 +55,7 @@ def _attack(problem: Problem, index: int, poly: HPolytope, lo, hi, A_in, stats) 
     pts = [(lo + hi) / 2] + [np.where(A_in[:, r] > 0, lo, hi) for r in range(A_in.shape[1])]
     x = np.concatenate(pts)
     y = problem.network.forward(x)
-    for h in np.flatnonzero(np.all(y @ poly.A.T <= poly.b, axis=1))[:4]:
-        stats["confirm_calls"] = stats.get("confirm_calls", 0) + 1
-        ce = confirm(problem, index, x[h])
-        if ce is not None:
-            return ce
-    return None
+    return confirm_some(problem, index, x, np.all(y @ poly.A.T <= poly.b, axis=1), stats)
 
 
 def _halves(lo, hi, dims):

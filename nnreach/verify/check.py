@@ -87,3 +87,19 @@ def confirm(problem: Problem, index: int, x: np.ndarray) -> Counterexample | Non
     if prop.is_unsafe(y32)[0] and prop.is_unsafe(y64)[0]:
         return Counterexample(x, y64, index, "nnreach")
     return None
+
+
+CANDIDATES = 4
+"""Candidates of one batch that :func:`confirm_some` tries at most (each runs the model again)."""
+
+
+def confirm_some(problem: Problem, index: int, x: np.ndarray, unsafe: np.ndarray, stats: dict) -> Counterexample | None:
+    """The first checked counterexample among the candidates ``x`` (k, n_in) whose outputs were found
+    ``unsafe`` (k,) by a forward pass, trying at most :data:`CANDIDATES`; tries are counted in
+    ``stats["confirm_calls"]``."""
+    for h in np.flatnonzero(unsafe)[:CANDIDATES]:
+        stats["confirm_calls"] = stats.get("confirm_calls", 0) + 1
+        ce = confirm(problem, index, x[h])
+        if ce is not None:
+            return ce
+    return None

@@ -40,7 +40,7 @@ from ..sets.polytope import HPolytope
 from ..sets.star import Star
 from ..sets.zonotope import Zonotope
 from .bounds import excludes
-from .check import confirm
+from .check import confirm, confirm_some
 from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample, Result, Status
@@ -176,11 +176,9 @@ def search(problem: Problem, net: Network, index: int, settings: Settings, deadl
     try:
         box, rng = prop.input_box, np.random.default_rng(settings.seed)
         xs = np.vstack([box.center, rng.uniform(box.lo, box.hi, (SAMPLES, box.dim))])
-        for x in xs[np.flatnonzero(prop.is_unsafe(net.forward(xs)))[:4]]:
-            stats["confirm_calls"] = stats.get("confirm_calls", 0) + 1
-            ce = confirm(problem, index, x)
-            if ce is not None:
-                return ce
+        ce = confirm_some(problem, index, xs, prop.is_unsafe(net.forward(xs)), stats)
+        if ce is not None:
+            return ce
         for leaf in iter_reach(net, x0, NAME, visit=visit, options=options):
             deadline.check()
             if _check_leaf(problem, index, leaf, x0, margin, stats) is Status.UNKNOWN:

@@ -52,7 +52,7 @@ from ..network.graph import Network, Node
 from ..network.ops import Activation
 from ..reach.relax import breakpoints, crosses_breakpoint
 from ..sets.polytope import HPolytope
-from .check import confirm
+from .check import confirm, confirm_some
 from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample, Status
@@ -146,13 +146,13 @@ class _Search:
         """Execute, per domain, the corners of the box minimising each row's linear lower bound."""
         lo, hi = self.box.lo, self.box.hi
         x = np.concatenate([np.where(lb.A[:, r] > 0, lo, hi) for r in range(lb.A.shape[1])])
+        return self.confirm_some(x)
+
+    def confirm_some(self, x: np.ndarray) -> Counterexample | None:
+        """A checked counterexample among the candidate inputs ``x`` (k, n_in) whose outputs reach
+        the polytope, or None."""
         y = self.net.forward(x)
-        for h in np.flatnonzero(np.all(y @ self.poly.A.T <= self.poly.b, axis=1))[:4]:
-            self.stats["confirm_calls"] = self.stats.get("confirm_calls", 0) + 1
-            ce = confirm(self.problem, self.index, x[h])
-            if ce is not None:
-                return ce
-        return None
+        return confirm_some(self.problem, self.index, x, np.all(y @ self.poly.A.T <= self.poly.b, axis=1), self.stats)
 
     def relaxation_lps(self, bounds: Bounds, deadline: Deadline) -> tuple[np.ndarray, list[np.ndarray], Counterexample | None]:
         """The LPs of the relaxation of a batch of domains with their cuts: which domains they close
@@ -172,14 +172,7 @@ class _Search:
                 points.append(np.clip(ex.v[:self.lp.n_in], self.box.lo, self.box.hi))
                 for k, gap in enumerate(self.lp.violations(ex.v)):
                     strays[k][d] = gap
-        if points:
-            x = np.array(points)
-            y = self.net.forward(x)
-            for h in np.flatnonzero(np.all(y @ self.poly.A.T <= self.poly.b, axis=1))[:4]:
-                ce = confirm(self.problem, self.index, x[h])
-                if ce is not None:
-                    return closed, strays, ce
-        return closed, strays, None
+        return closed, strays, self.confirm_some(np.array(points)) if points else None
 
     def scores(self, bounds: Bounds, lb: LinearBound, rel: Relaxations, margin: np.ndarray,
                strays: list[np.ndarray] | None = None) -> list[np.ndarray]:
@@ -270,6 +263,10 @@ def _take(bounds: Bounds, keep: np.ndarray) -> Bounds:
     return {k: (l[keep], u[keep]) for k, (l, u) in bounds.items()}
 
 
+def _take_bound(lb: LinearBound, keep: np.ndarray) -> LinearBound:
+    return LinearBound(lb.A[keep], lb.c[keep], lb.lower[keep], {k: v[keep] for k, v in lb.recorded.items()})
+
+
 def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Settings, deadline: Deadline,
                   stats: dict) -> Status | Counterexample:
     """Decide one unsafe polytope of property ``index``: HOLDS, UNKNOWN or a counterexample."""
@@ -298,7 +295,7 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
         if not open_.any():
             continue
         bounds, margin = _take(bounds, open_), margin[open_]
-        lb = LinearBound(lb.A[open_], lb.c[open_], lb.lower[open_], {k: v[open_] for k, v in lb.recorded.items()})
+        lb = _take_bound(lb, open_)
         ce = search.attack(lb)
         if ce is not None:
             return ce
@@ -311,7 +308,7 @@ def split_neurons(problem: Problem, index: int, poly: HPolytope, settings: Setti
                 continue
             keep = ~closed
             bounds, margin, strays = _take(bounds, keep), margin[keep], [s[keep] for s in strays]
-            lb = LinearBound(lb.A[keep], lb.c[keep], lb.lower[keep], {k: v[keep] for k, v in lb.recorded.items()})
+            lb = _take_bound(lb, keep)
         scores = search.scores(bounds, lb, Relaxations(bounds, "adaptive"), margin, strays)
         cuttable = np.any(np.concatenate(scores, axis=1) >= 0, axis=1)
         for d in np.flatnonzero(~cuttable):
