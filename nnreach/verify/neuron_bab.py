@@ -14,8 +14,8 @@ Method: a sub-problem (domain) is the input box together with cuts of some neuro
     neurons still inexact are recomputed, then of the unsafe rows ``A y - b``. A domain is closed when
     some row's lower bound is positive or when the bounds show that no input of the box meets its cuts.
     Each open domain's corners that minimise the rows' linear lower bounds are executed (an attack).
-    Networks with smooth activations then get one LP per open domain over the relaxation with the
-    cuts as constraints (:mod:`nnreach.bounds.lp_relaxation`): it closes the domain when it shows
+    Networks with smooth activations (and no max pooling) then get one LP per open domain over the
+    relaxation with the cuts as constraints (:mod:`nnreach.bounds.lp_relaxation`): it closes it when it shows
     ``max_i (A y - b)_i > 0`` on all of it, and the input of its optimum is executed too. A domain
     left open is split at the neuron with the largest score: after an LP, how far the neuron's output
     strays from the activation at the LP's optimum; otherwise ``|coefficient| x relaxation gap`` (the
@@ -32,7 +32,8 @@ Soundness and completeness: sound. A cut restricts a neuron's input to part of i
     optimum to a counterexample if there is one; a neuron interval is not cut below
     ``Settings.min_split_width`` of its root width, and a domain with none left to cut is UNKNOWN.
     (Back-substitution alone would not converge: its cuts are priors, not constraints, so its bounds
-    range over inputs of the box outside the domain.)
+    range over inputs of the box outside the domain; so networks with max pooling, which has no LP
+    encoding, are not decided completely when they have smooth activations.)
 Reference: Bunel et al., Branch and Bound for Piecewise Linear Neural Network Verification, JMLR 2020
     (BaBSR); Wang et al., Beta-CROWN, NeurIPS 2021; Shi et al., Neural Network Verification with
     Branch-and-Bound for General Nonlinearities (GenBaB), TACAS 2025.
