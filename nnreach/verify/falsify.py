@@ -6,9 +6,9 @@ Method: per property, evaluate ``samples`` inputs (box center, corners when ther
     points); then, per unsafe polytope ``A y <= b``, run ``pgd_restarts`` parallel signed-gradient
     descents of the sum of the violated rows ``a_i . y - b_i > 0``, projected on the box, with steps
     that shrink from a tenth (half the starts) or a fiftieth (the others) of the box width. For chain
-    networks of piecewise-linear activations the best end points are polished: an LP finds the
-    deepest unsafe point of the linear region each lies in (the attack often ends next to a
-    counterexample it cannot step onto).
+    networks of piecewise-linear activations the best end points are polished: a walk over linear
+    regions (:func:`nnreach.verify.region_walk.walk`, an LP per region) goes from each towards the
+    deepest unsafe point it can reach.
 Soundness and completeness: never claims HOLDS; every VIOLATED answer is confirmed independently.
 Reference: Madry et al., Towards Deep Learning Models Resistant to Adversarial Attacks, ICLR 2018.
 """
@@ -20,14 +20,13 @@ from itertools import product
 
 import numpy as np
 
-from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network
-from ..network.ops import Activation, Linear
-from ..reach.star import pieces
+from ..network.ops import Activation
 from ..sets.box import Box
 from .check import confirm
 from .deadline import Deadline
 from .problem import Problem, Property
+from .region_walk import walk
 from .result import Result, Status
 from .settings import Settings
 from .star_search import is_chain
@@ -58,7 +57,7 @@ def _first_confirmed(problem: Problem, index: int, x: np.ndarray, y: np.ndarray,
 STEP_SCALES = (0.1, 0.02)
 """Initial PGD step sizes, as fractions of the box width; the restarts are shared among them."""
 POLISHED = 32
-"""End points of the attack, per unsafe polytope, whose linear region is searched by LP, at most."""
+"""End points of the attack, per unsafe polytope, that are polished by a walk over linear regions, at most."""
 POLISH_WORK = 1e6
 """Inputs times activation neurons (the size of a polishing LP) that polishing may spend per polytope:
 fewer polished points on larger networks."""
@@ -97,49 +96,10 @@ def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadli
             stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
         if is_chain(net):
             for x0 in best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]:
-                ce = _polish(problem, index, poly, x0, stats)
+                ce = walk(problem, index, poly, x0, stats)
                 if ce is not None:
                     return ce
     return None
-
-
-def linear_region(net: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The linear region of a chain network around input ``x`` (n,): ``(rows, rhs, M, q)`` with the
-    region ``{x' : rows x' <= rhs}`` (every neuron in the piece it has at ``x``) and the output
-    ``M x' + q`` on it."""
-    n = x.size
-    M, q = np.eye(n), np.zeros(n)
-    rows, rhs = [np.zeros((0, n))], [np.zeros(0)]
-    for node in net.nodes:
-        op = node.op
-        if isinstance(op, Linear):
-            M, q = op.weight @ M, op.weight @ q + op.bias
-        elif isinstance(op, Activation):
-            b, s, t = pieces(op)
-            z = M @ x + q
-            j = np.searchsorted(b, z)
-            ext = np.concatenate([[-np.inf], b, [np.inf]])
-            lo, hi = ext[j], ext[j + 1]
-            has_lo, has_hi = np.isfinite(lo), np.isfinite(hi)
-            rows += [-M[has_lo], M[has_hi]]
-            rhs += [q[has_lo] - lo[has_lo], hi[has_hi] - q[has_hi]]
-            M, q = s[j][:, None] * M, s[j] * q + t[j]
-    return np.vstack(rows), np.concatenate(rhs), M, q
-
-
-def _polish(problem: Problem, index: int, poly, x: np.ndarray, stats: dict):
-    """The deepest unsafe point of the linear region around ``x``, by LP, if it is a counterexample."""
-    box = problem.properties[index].input_box
-    rows, rhs, M, q = linear_region(problem.network, x)
-    G, g = poly.A @ M, poly.A @ q - poly.b
-    lp = LinearProgram(np.block([[G, -np.ones((G.shape[0], 1))], [rows, np.zeros((rows.shape[0], 1))]]),
-                       np.concatenate([-g, rhs]), np.append(box.lo, -np.inf), np.append(box.hi, np.inf))
-    stats["polish_lps"] = stats.get("polish_lps", 0) + 1
-    r = lp.minimize(np.append(np.zeros(box.dim), 1.0))
-    if r.status is not LPStatus.OPTIMAL or r.value > 0:
-        return None
-    stats["confirm_calls"] = stats.get("confirm_calls", 0) + 1
-    return confirm(problem, index, r.x[:box.dim])
 
 
 SAMPLE_WORK = 5e8

@@ -22,7 +22,8 @@ fixed too. Regions are processed in batches of those standing at the same node:
    is positive; the LP's dual values are the children's new weights (the best mix of the rows).
    A region with every polytope excluded is dropped.
 3. The minimiser of that LP is executed (an attack on every region, so counterexamples are found
-   early), and the region is split. Candidates: its open neuron with the largest share of the
+   early) and, within a budget of LPs, a walk over linear regions starts from it
+   (:mod:`.region_walk`); then the region is split. Candidates: its open neuron with the largest share of the
    bound's looseness (``|coefficient| x`` the gap of its relaxation; one child per linear piece, each
    with one more constraint) and, for at most ``LOW_DIMENSION`` input variables, the
    ``INPUT_CANDIDATES`` ones with the largest ``|coefficient| x`` width (halving the box). The children of all candidates of the batch are
@@ -52,10 +53,12 @@ from ..network.graph import INPUT, Network
 from ..network.ops import Activation, Linear, Reshape
 from ..reach.relax import breakpoints
 from ..reach.star import piece_constraints, piece_hi, piece_lo, piece_range, pieces
+from ..sets.polytope import HPolytope
 from ..sets.star import Star
 from .check import confirm
 from .deadline import Deadline
 from .problem import Problem
+from .region_walk import walk
 from .result import Counterexample, Status
 from .settings import Settings
 
@@ -71,6 +74,8 @@ STALL = 0.01
 BOUND_WORK = 1e7
 """Regions times domain variables times neurons that one batched bounding pass may take on (larger
 batches are bounded in chunks, so that the deadline is checked every fraction of a second)."""
+WALK_LPS = 2
+"""The walks from the regions' LP minimisers may take this many LPs per LP of the regions, at most."""
 TOL = 1e-9
 """A range within ``TOL (1 + |v|)`` of a breakpoint counts as on one side of it (LP round-off)."""
 
@@ -384,7 +389,7 @@ class RegionSearch:
                 continue
             if a is not None:
                 r.guide = a
-                self._attack(a)
+                self._attack(a, self.polys[k])
             if mu is not None and mu.sum() > 0:
                 rows = idx[:-1]
                 w = mu[:-1] + mu[-1] * r.weights[rows]
@@ -409,12 +414,18 @@ class RegionSearch:
             return -np.inf, None, None  # no decision from a troubled LP: keep the polytope
         return res.value, res.x[:m], np.abs(lp.row_duals()[:G.shape[0]])
 
-    def _attack(self, a: np.ndarray) -> None:
-        """Execute the input of predicate point ``a``; raise :class:`_Found` if it is confirmed unsafe."""
+    def _attack(self, a: np.ndarray, poly: HPolytope) -> None:
+        """Execute the input of predicate point ``a`` and, while the walks' LPs number at most
+        :data:`WALK_LPS` times the regions' LPs, walk from it towards ``poly`` over linear regions
+        (:func:`.region_walk.walk`); raise :class:`_Found` on a confirmed counterexample."""
         x = self.x0.center + self.x0.basis @ a
         if self.prop.is_unsafe(self.net.forward(x[None]))[0]:
             self.stats["confirm_calls"] = self.stats.get("confirm_calls", 0) + 1
             ce = confirm(self.problem, self.index, x)
+            if ce is not None:
+                raise _Found(ce)
+        if self.stats.get("walk_lps", 0) <= WALK_LPS * self.stats["lps"]:
+            ce = walk(self.problem, self.index, poly, x, self.stats)
             if ce is not None:
                 raise _Found(ce)
 
