@@ -31,9 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
@@ -41,6 +41,9 @@ from ..network.graph import INPUT, Network
 from ..network.ops import Activation
 from ..reach._apply import apply_flat, linear_part
 from .relaxations import LOWER_SLOPES, relax
+
+if TYPE_CHECKING:  # scipy.sparse is imported where used: it costs a tenth of a second at start-up
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class _Rows:
 
     def matrix(self, n_cols: int) -> tuple[sp.csr_array, np.ndarray]:
         """``(G, g)``: the rows as a sparse (count, n_cols) matrix and their right-hand sides."""
+        import scipy.sparse as sp
+
         G = sp.csr_array((np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
                          shape=(self.count, n_cols))
         return G, np.concatenate(self.rhs)
@@ -144,6 +149,8 @@ class RelaxationLP:
 
     def _matrix(self, value: _Affine) -> tuple[sp.csr_array, np.ndarray]:
         """``value`` as a sparse matrix over all variables and its constant."""
+        import scipy.sparse as sp
+
         rows = value.const.size
         parts = []
         for name, M in value.blocks.items():
@@ -181,6 +188,8 @@ class RelaxationLP:
                        A: np.ndarray, b: np.ndarray) -> Excess:
         """Minimise ``max_i (A y - b)_i`` over the relaxation on one domain (see :meth:`program`):
         one more variable ``t`` with ``A y - b <= t``."""
+        import scipy.sparse as sp
+
         G, vlo, vhi = self.program(lo, hi, bounds)
         n = self.num_vars
         E, e = self._output
