@@ -67,9 +67,13 @@ def walk(problem: Problem, index: int, poly: HPolytope, x: np.ndarray, stats: di
                            np.concatenate([-g, rhs]), np.append(box.lo, -np.inf), np.append(box.hi, np.inf))
         stats["walk_lps"] = stats.get("walk_lps", 0) + 1
         r = lp.minimize(np.append(np.zeros(box.dim), 1.0))
-        if r.status is not LPStatus.OPTIMAL or (np.isfinite(depth) and r.value >= depth - 1e-9 * (1 + abs(depth))):
+        if r.status is not LPStatus.OPTIMAL:
             return None
-        depth, deepest = r.value, r.x[:box.dim]
+        deepest = r.x[:box.dim]
+        reached = float(np.max(G @ deepest + g))   # the optimum's depth (r.value is only a bound on it)
+        if np.isfinite(depth) and reached >= depth - 1e-9 * (1 + abs(depth)):
+            return None
+        depth = reached
         if depth <= 0:
             stats["confirm_calls"] = stats.get("confirm_calls", 0) + 1
             ce = confirm(problem, index, deepest)
