@@ -96,7 +96,7 @@ def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadli
             stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
         if is_chain(net):
             for x0 in best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]:
-                ce = walk(problem, index, poly, x0, stats)
+                ce = walk(problem, index, poly, x0, stats, deadline)
                 if ce is not None:
                     return ce
     return None

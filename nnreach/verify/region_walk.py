@@ -19,6 +19,7 @@ from ..network.ops import Activation, Linear
 from ..reach.star import pieces
 from ..sets.polytope import HPolytope
 from .check import confirm
+from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample
 
@@ -53,14 +54,17 @@ def linear_region(net: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     return np.vstack(rows), np.concatenate(rhs), M, q
 
 
-def walk(problem: Problem, index: int, poly: HPolytope, x: np.ndarray, stats: dict) -> Counterexample | None:
+def walk(problem: Problem, index: int, poly: HPolytope, x: np.ndarray, stats: dict,
+         deadline: Deadline | None = None) -> Counterexample | None:
     """Walk from input ``x`` (n,) of property ``index``'s box towards ``poly`` over linear regions (at
     most :data:`STEPS`); the first region optimum with depth <= 0 that is confirmed by execution, or
-    None. ``stats["walk_lps"]`` counts the LPs."""
+    None. ``stats["walk_lps"]`` counts the LPs; the ``deadline`` is checked before each."""
     box = problem.properties[index].input_box
     width = np.maximum(box.hi - box.lo, 1e-300)
     depth = np.inf
     for _ in range(STEPS):
+        if deadline is not None:
+            deadline.check()
         rows, rhs, M, q = linear_region(problem.network, x)
         G, g = poly.A @ M, poly.A @ q - poly.b
         lp = LinearProgram(np.block([[G, -np.ones((G.shape[0], 1))], [rows, np.zeros((rows.shape[0], 1))]]),

@@ -425,7 +425,7 @@ class RegionSearch:
             if ce is not None:
                 raise _Found(ce)
         if self.stats.get("walk_lps", 0) <= WALK_LPS * self.stats["lps"]:
-            ce = walk(self.problem, self.index, poly, x, self.stats)
+            ce = walk(self.problem, self.index, poly, x, self.stats, self.deadline)
             if ce is not None:
                 raise _Found(ce)
 
