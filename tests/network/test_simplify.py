@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnreach.errors import UnsupportedError
 from nnreach.io import load_model
 from nnreach.network import INPUT, Network, ops
 from nnreach.network.simplify import simplify
@@ -18,9 +19,15 @@ def same_function(a: Network, b: Network, seed=0):
 
 
 def test_benchmark_models_keep_their_function(benchmarks):
+    loaded = 0
     for path in sorted(benchmarks.rglob("*.onnx")):
-        net = load_model(path)
+        try:
+            net = load_model(path)
+        except UnsupportedError:  # operators not supported yet (tests/io/test_onnx.py checks the refusal)
+            continue
         same_function(net, simplify(net))
+        loaded += 1
+    assert loaded >= 70  # ACAS Xu, MNIST-FC, the tests, the closed-loop controllers and more
 
 
 def test_acasxu_becomes_dense_layers(benchmarks):
