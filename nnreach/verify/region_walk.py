@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lp import LinearProgram, LPStatus
+from ..lp.highs import LPResult
 from ..network.graph import Network
 from ..network.ops import Activation, Linear
 from ..reach.star import pieces
@@ -28,6 +29,17 @@ STEPS = 30
 OVERSHOOT = 1e-6
 """A walk steps past a region's deepest point, along the step that reached it, by this fraction of the
 box's sides (in the coordinate that moves most)."""
+
+
+def epigraph(G: np.ndarray, g: np.ndarray, C: np.ndarray, d: np.ndarray, lo: np.ndarray,
+             hi: np.ndarray) -> tuple[LinearProgram, LPResult]:
+    """The LP ``min_a max_i (G a + g)_i`` subject to ``C a <= d``, ``lo <= a <= hi`` (one more variable
+    ``t`` with ``G a + g <= t``, the last of ``result.x``), solved; the program is returned too, for
+    its duals."""
+    m = lo.size
+    lp = LinearProgram(np.block([[G, -np.ones((G.shape[0], 1))], [C, np.zeros((C.shape[0], 1))]]),
+                       np.concatenate([-g, d]), np.append(lo, -np.inf), np.append(hi, np.inf))
+    return lp, lp.minimize(np.append(np.zeros(m), 1.0))
 
 
 def linear_region(net: Network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -67,10 +79,8 @@ def walk(problem: Problem, index: int, poly: HPolytope, x: np.ndarray, stats: di
             deadline.check()
         rows, rhs, M, q = linear_region(problem.network, x)
         G, g = poly.A @ M, poly.A @ q - poly.b
-        lp = LinearProgram(np.block([[G, -np.ones((G.shape[0], 1))], [rows, np.zeros((rows.shape[0], 1))]]),
-                           np.concatenate([-g, rhs]), np.append(box.lo, -np.inf), np.append(box.hi, np.inf))
         stats["walk_lps"] = stats.get("walk_lps", 0) + 1
-        r = lp.minimize(np.append(np.zeros(box.dim), 1.0))
+        _, r = epigraph(G, g, rows, rhs, box.lo, box.hi)
         if r.status is not LPStatus.OPTIMAL:
             return None
         deepest = r.x[:box.dim]

@@ -58,7 +58,7 @@ from ..sets.star import Star
 from .check import confirm
 from .deadline import Deadline
 from .problem import Problem
-from .region_walk import walk
+from .region_walk import epigraph, walk
 from .result import Counterexample, Status
 from .settings import Settings
 
@@ -403,11 +403,8 @@ class RegionSearch:
         at the optimum (None, None if the region is empty: value +inf; or if the LP failed)."""
         self.deadline.check()
         m = r.lo.size
-        A = np.block([[G, -np.ones((G.shape[0], 1))], [r.C, np.zeros((r.C.shape[0], 1))]])
-        rhs = np.concatenate([-g, r.d])
-        lp = LinearProgram(A, rhs, np.append(r.lo, -np.inf), np.append(r.hi, np.inf))
         self.stats["lps"] += 1
-        res = lp.minimize(np.append(np.zeros(m), 1.0))
+        lp, res = epigraph(G, g, r.C, r.d, r.lo, r.hi)
         if res.status is LPStatus.INFEASIBLE:
             return np.inf, None, None
         if res.status is not LPStatus.OPTIMAL:
