@@ -137,9 +137,41 @@ class Relaxations:
         return r
 
 
+@dataclass(frozen=True, slots=True)
+class Lagrangian:
+    """Split constraints of B domains with their multipliers (beta-CROWN).
+
+    A domain of branch-and-bound may restrict the inputs ``z`` of relaxed nodes to ``lo <= z <= hi``
+    (its splits). Back-substitution bounds ``C y`` over the whole box, so it adds ``beta_hi (z - hi) -
+    beta_lo (z - lo)`` with ``beta >= 0``, which is ``<= 0`` wherever the constraints hold: the result
+    is a lower bound of ``C y`` on the inputs that satisfy them, and the multipliers let a split
+    tighten the whole bound, not only the split neuron's relaxation.
+
+    Attributes:
+        cuts: per node name, the constraints (lo, hi) (B, n), infinite where there is none.
+        beta: per node name of ``cuts``, the multipliers (beta_lo, beta_hi) (B, k, n), >= 0, and 0
+            where the constraint is infinite.
+    """
+
+    cuts: Bounds
+    beta: dict[str, tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(slots=True)
+class Tape:
+    """What a back-substitution pass leaves for the reverse pass of :mod:`.optimised`: the nodes the
+    coefficients reached, in the order they were processed, and per activation node the coefficients
+    ``L`` reaching its output and the slopes and intercepts used (B, k, n); per max pooling node the
+    coefficients and the relaxation."""
+
+    nodes: list = field(default_factory=list)
+    lines: dict = field(default_factory=dict)
+
+
 def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bounds: Bounds, *,
              lower: str = "adaptive", relaxations: Relaxations | None = None,
-             record: tuple[str, ...] = ()) -> LinearBound:
+             record: tuple[str, ...] = (), lines: dict[str, tuple] | None = None,
+             lagrangian: Lagrangian | None = None, tape: Tape | None = None) -> LinearBound:
     """Lower linear bounds of ``C z`` where ``z`` is the flattened value of node ``start``.
 
     Args:
@@ -148,6 +180,11 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
         lower: the lower-line rule of ReLU-shaped relaxations (see :mod:`.relaxations`).
         relaxations: a cache built on ``bounds`` to share between calls.
         record: nodes whose incoming coefficients to return in ``LinearBound.recorded``.
+        lines: per activation node, ``(lo_slope, lo_bias, hi_slope, hi_bias)`` broadcastable to
+            (B, k, n) to use instead of its relaxation (sound lines on its bounds, e.g. of a
+            :class:`.relaxations.LineFamily`); one line per objective row.
+        lagrangian: split constraints with multipliers (the bound then holds where they hold).
+        tape: filled with what the reverse pass needs.
     """
     rel = relaxations if relaxations is not None else Relaxations(bounds, lower)
     B = domain.size
@@ -160,21 +197,41 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
         L = coef.pop(node.name, None)
         if L is None:
             continue
+        if lagrangian is not None and node.name in lagrangian.beta:
+            L = _add_split_terms(L, const, *lagrangian.cuts[node.name], *lagrangian.beta[node.name])
+        if tape is not None:
+            tape.nodes.append(node)
         if node.name in record:
             recorded[node.name] = L
         op = node.op
         if isinstance(op, Activation):
-            r = rel.of(node)
-            pos = np.maximum(L, 0)
-            new = L * r.hi_slope[:, None]
-            new += pos * (r.lo_slope - r.hi_slope)[:, None]
-            const += np.matmul(L, r.hi_bias[:, :, None])[..., 0]
-            const += np.matmul(pos, (r.lo_bias - r.hi_bias)[:, :, None])[..., 0]
+            given = lines.get(node.name) if lines is not None else None
+            if given is None and tape is None:
+                r = rel.of(node)
+                pos = np.maximum(L, 0)
+                new = L * r.hi_slope[:, None]
+                new += pos * (r.lo_slope - r.hi_slope)[:, None]
+                const += np.matmul(L, r.hi_bias[:, :, None])[..., 0]
+                const += np.matmul(pos, (r.lo_bias - r.hi_bias)[:, :, None])[..., 0]
+            else:
+                if given is None:
+                    r = rel.of(node)
+                    given = (r.lo_slope[:, None], r.lo_bias[:, None], r.hi_slope[:, None], r.hi_bias[:, None])
+                lo_s, lo_b, hi_s, hi_b = given
+                up = L < 0
+                slope, bias = np.where(up, hi_s, lo_s), np.where(up, hi_b, lo_b)
+                new = L * slope
+                const += np.sum(L * bias, axis=-1)
+                if tape is not None:
+                    tape.lines[node.name] = (L, up, slope, bias)
             _accumulate(coef, node.inputs[0], new)
         elif isinstance(op, MaxPool2d):
             src = node.inputs[0]
-            new, c = _through_max_pool(L, rel.of(node, net.shape_of(src)), prod(net.shape_of(src)))
+            r = rel.of(node, net.shape_of(src))
+            new, c = _through_max_pool(L, r, prod(net.shape_of(src)))
             const += c
+            if tape is not None:
+                tape.lines[node.name] = (L, r)
             _accumulate(coef, src, new)
         elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
             flat = L.reshape(B * k, -1)
@@ -191,8 +248,19 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
         else:
             raise UnsupportedError(f"symbolic linear bounds do not support {type(op).__name__} (node {node.name!r})")
     A_in = coef.get(INPUT, np.zeros((B, k, prod(net.input_shape))))
+    if lagrangian is not None and INPUT in lagrangian.beta:
+        A_in = _add_split_terms(A_in, const, *lagrangian.cuts[INPUT], *lagrangian.beta[INPUT])
     A, c = domain.pull_back(A_in, const)
     return LinearBound(A, c, domain.minimum(A, c), recorded)
+
+
+def _add_split_terms(L: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.ndarray, beta_lo: np.ndarray,
+                     beta_hi: np.ndarray) -> np.ndarray:
+    """``L`` (B, k, n) plus the coefficients of ``beta_hi (z - hi) - beta_lo (z - lo)``, whose constant
+    goes into ``const`` (B, k) in place; infinite constraints have zero multipliers."""
+    const += np.sum(beta_lo * np.where(np.isfinite(lo), lo, 0.0)[:, None], axis=-1)
+    const -= np.sum(beta_hi * np.where(np.isfinite(hi), hi, 0.0)[:, None], axis=-1)
+    return L + beta_hi - beta_lo
 
 
 def _accumulate(coef: dict, name: str, value: np.ndarray) -> None:

@@ -9,9 +9,10 @@ function (two opposite rows). On a domain with bounds ``[l, u]`` of every activa
 
 * ``l <= z <= u`` are variable bounds, so the cuts of a branch-and-bound domain bound the program (what
   back-substitution cannot do without Lagrange multipliers, as in Beta-CROWN);
-* ``a`` lies between the lower and the upper line of each relaxation of the activation on ``[l, u]``
-  (every lower-line rule of :mod:`.relaxations`, so a ReLU gets the full triangle), and in
-  ``[f(l), f(u)]`` (every activation is non-decreasing).
+* ``a`` lies between the lower and the upper lines of the activation on ``[l, u]``: those of every
+  lower-line rule of :mod:`.relaxations` and of its line family at :data:`FAMILY_POINTS` (so a ReLU
+  gets the full triangle, a sigmoid three tangents on its convex side), and in ``[f(l), f(u)]``
+  (every activation is non-decreasing).
 
 :meth:`RelaxationLP.minimum_excess` then minimises ``t`` subject to ``A y - b <= t`` for an unsafe
 polytope ``A y <= b``: a checked lower bound above 0 shows that no input of the domain reaches it.
@@ -40,10 +41,16 @@ from ..lp import LinearProgram, LPStatus
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation
 from ..reach._apply import apply_flat, linear_part
-from .relaxations import LOWER_SLOPES, relax
+from .relaxations import LOWER_SLOPES, line_family, relax
 
 if TYPE_CHECKING:  # scipy.sparse is imported where used: it costs a tenth of a second at start-up
     import scipy.sparse as sp
+
+
+FAMILY_POINTS = (0.0, 0.5, 1.0)
+"""Parameters of the line families (:func:`.relaxations.line_family`) whose lines bound each activation
+in the program, besides the default relaxations: both ends give the full triangle of a ReLU (slopes 0
+and 1 below), three tangents bound a sigmoid's convex side."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,12 @@ class RelaxationLP:
             vlo += [l, np.nextafter(f(l), -np.inf)]
             vhi += [u, np.nextafter(f(u), np.inf)]
             lines = {}
+            fam = line_family(node.op, l[None], u[None])
+            for alpha in FAMILY_POINTS:
+                p = np.full((1, 1, l.size), alpha)
+                lo_s, lo_b, hi_s, hi_b = (v[0, 0] for v in fam.evaluate(p, p)[0])
+                lines[(1.0, lo_s.tobytes(), lo_b.tobytes())] = (1.0, lo_s, lo_b)
+                lines[(-1.0, hi_s.tobytes(), hi_b.tobytes())] = (-1.0, hi_s, hi_b)
             for rule in LOWER_SLOPES:
                 r = relax(node.op, l[None], u[None], rule)
                 lines[(1.0, r.lo_slope.tobytes(), r.lo_bias.tobytes())] = (1.0, r.lo_slope[0], r.lo_bias[0])

@@ -22,6 +22,20 @@ bounds; an activation only has to say how it is relaxed.
   the window: exact) and never above the constant ``u_k = max_i u_i``.
 
 Every intercept is widened by a few ulps of the values involved so that rounding cannot cut into ``f``.
+
+* Line families (:func:`line_family`, alpha-CROWN): where a relaxation line is not forced, it is one
+  of a family that stays sound for every parameter ``alpha`` in [0, 1], so an optimiser may choose
+  it. A *pivot* line turns about a point of ``f`` where ``f`` has a knee: the lower ReLU line through
+  the origin with any slope in [0, 1] (``[a, 1]`` for leaky ReLU), the lower (upper) clip line through
+  its low (high) knee with a slope in [0, 1] when only that knee is inside, and with both inside a
+  slope up to that of the chord from the knee to the far end of the interval (the clip is concave right
+  of its low knee and convex left of its high one). A *tangent* line touches an S-shaped ``f`` at a
+  point ``t`` of an interval: the lower line of a convex interval (``u <= 0``) at any ``t`` in
+  ``[l, u]``, the upper line of a concave one (``l >= 0``); across 0 the lower tangent at ``t`` in
+  ``[l, t_l]``, where the tangent at ``t_l <= 0`` passes through ``(u, f(u))`` (below ``f`` on the convex
+  side, below it at 0 and at ``u``, so on the concave side too), and the upper tangent at ``t`` in
+  ``[t_u, u]`` symmetrically. Each family also gives the derivatives of slope and intercept in
+  ``alpha``, which the optimiser's gradients need.
 """
 
 from __future__ import annotations
@@ -178,3 +192,145 @@ def relax_max_pool(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> PoolRelaxat
     rows = np.arange(win.shape[0])
     lines = _widen(np.ones_like(lk), np.zeros_like(lk), slope, left - slope * lk, lk, uk)
     return PoolRelaxation(win[rows, j], win[rows, k], lines)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableLines:
+    """One side's (lower or upper) variable lines of a relaxed activation node, per neuron (B, n):
+    where ``mask``, the line for a parameter ``alpha`` in [0, 1] has the position ``q = q0 + alpha (q1 -
+    q0)``: a slope about the pivot ``(p, fp)`` of ``f`` (where not ``tangent``), or the point where it
+    touches ``f`` (where ``tangent``). ``init`` is the parameter of the default relaxation's line, where it
+    is one of the family (0.5 elsewhere)."""
+
+    mask: np.ndarray
+    tangent: np.ndarray
+    p: np.ndarray
+    fp: np.ndarray
+    q0: np.ndarray
+    q1: np.ndarray
+    init: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class LineFamily:
+    """The relaxation of an activation node on ``[l, u]`` (B, n) with its variable lines.
+
+    Attributes:
+        op: the activation.
+        base: the default relaxation (lines where nothing is variable).
+        lo, hi: the variable lower and upper lines (either may have an all-false mask).
+        l, u: the bounds.
+    """
+
+    op: Activation
+    base: Relaxation
+    lo: VariableLines
+    hi: VariableLines
+    l: np.ndarray
+    u: np.ndarray
+
+    def evaluate(self, alpha_lo: np.ndarray, alpha_hi: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple]:
+        """The lines for the parameters ``alpha_lo``, ``alpha_hi`` (B, k, n), each in [0, 1]: their
+        slopes and intercepts ``(lo_slope, lo_bias, hi_slope, hi_bias)`` (B, k, n) (the default
+        relaxation's where a line is not variable), and the derivatives ``(d lo_slope, d lo_bias,
+        d hi_slope, d hi_bias)`` in the parameters (None for a side with nothing variable)."""
+        lo_s, lo_b, dlo_s, dlo_b = self._side(self.lo, alpha_lo, self.base.lo_slope, self.base.lo_bias, -1.0)
+        hi_s, hi_b, dhi_s, dhi_b = self._side(self.hi, alpha_hi, self.base.hi_slope, self.base.hi_bias, 1.0)
+        return (lo_s, lo_b, hi_s, hi_b), (dlo_s, dlo_b, dhi_s, dhi_b)
+
+    def gradients(self, derivatives: tuple, g_lo_s, g_lo_b, g_hi_s, g_hi_b) -> tuple[np.ndarray, np.ndarray]:
+        """Gradients in ``alpha_lo`` and ``alpha_hi`` (B, k, n) of a function whose gradients in the
+        lines' slopes and intercepts are ``g_*`` (B, k, n), given the ``derivatives`` from
+        :meth:`evaluate`; 0 where a line is not variable."""
+        dlo_s, dlo_b, dhi_s, dhi_b = derivatives
+        out = []
+        for side, ds, db, g_s, g_b in ((self.lo, dlo_s, dlo_b, g_lo_s, g_lo_b), (self.hi, dhi_s, dhi_b, g_hi_s, g_hi_b)):
+            out.append(np.zeros(g_s.shape) if ds is None else np.where(side.mask[:, None], g_s * ds + g_b * db, 0.0))
+        return out[0], out[1]
+
+    def _side(self, side: VariableLines, alpha, base_s, base_b, direction: float):
+        """Slope, intercept and their derivatives in ``alpha`` (B, k, n) of one side's lines; the
+        intercept is widened by a few ulps in ``direction`` (-1 below f, +1 above)."""
+        if not side.mask.any():
+            return base_s[:, None], base_b[:, None], None, None
+        m = side.mask[:, None]
+        span = (side.q1 - side.q0)[:, None]
+        q = side.q0[:, None] + alpha * span
+        slope, bias = q, side.fp[:, None] - q * side.p[:, None]
+        ds, db = np.broadcast_to(span, q.shape), -side.p[:, None] * span
+        if side.tangent.any():
+            t = side.tangent[:, None]
+            f, df, d2f = self.op.forward(q), self.op.derivative(q), self.op.second_derivative(q)
+            slope = np.where(t, df, slope)
+            bias = np.where(t, f - df * q, bias)
+            ds = np.where(t, d2f * span, ds)
+            db = np.where(t, -q * d2f * span, db)
+        eps = 8 * np.finfo(np.float64).eps * (1.0 + np.abs(self.l) + np.abs(self.u))[:, None]
+        bias = bias + direction * eps * (1.0 + np.abs(bias))
+        return np.where(m, slope, base_s[:, None]), np.where(m, bias, base_b[:, None]), ds, db
+
+
+def _no_lines(shape) -> VariableLines:
+    z = np.zeros(shape)
+    return VariableLines(np.zeros(shape, dtype=bool), np.zeros(shape, dtype=bool), z, z, z, z, z + 0.5)
+
+
+def _pivot(mask, p, fp, q0, q1, init) -> VariableLines:
+    return VariableLines(mask, np.zeros_like(mask), p, fp, q0, q1, np.where(mask, init, 0.5))
+
+
+TANGENT_STEPS = 50
+"""Bisection steps that find the extreme tangent points across 0 (the interval shrinks 2^50-fold)."""
+
+
+def _extreme_tangent(op: Activation, l, u, lower: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Across 0 (``l < 0 < u``): for the lower side the largest ``t`` in ``[l, 0]`` whose tangent is at
+    most ``f(u)`` at ``u``, for the upper side the smallest ``t`` in ``[0, u]`` whose tangent is at least
+    ``f(l)`` at ``l``; and where such a ``t`` exists. The tangent's excess at the far end is monotone in
+    ``t`` on each side, so bisection finds it; the end kept is always on the sound side."""
+    f, df = op.forward, op.derivative
+    far, ffar = (u, op.forward(u)) if lower else (l, op.forward(l))
+    excess = lambda t: f(t) + df(t) * (far - t) - ffar     # lower: <= 0 is sound; upper: >= 0 is sound
+    a, b = (l.copy(), np.zeros_like(l)) if lower else (np.zeros_like(u), u.copy())
+    ok = excess(a) <= 0 if lower else excess(b) >= 0
+    for _ in range(TANGENT_STEPS):
+        mid = (a + b) / 2
+        sound = excess(mid) <= 0 if lower else excess(mid) >= 0
+        if lower:
+            a = np.where(sound, mid, a)
+            b = np.where(sound, b, mid)
+        else:
+            b = np.where(sound, mid, b)
+            a = np.where(sound, a, mid)
+    return (a if lower else b), ok
+
+
+def line_family(op: Activation, l: np.ndarray, u: np.ndarray, lower: str = "adaptive") -> LineFamily:
+    """The relaxation of ``op`` on ``[l, u]`` (B, n) with the lines an optimiser may choose (see the
+    module docstring); every line of the family is sound for every parameter in [0, 1]."""
+    base = relax(op, l, u, lower)
+    none = _no_lines(l.shape)
+    lo, hi = none, none
+    if isinstance(op, (Relu, LeakyRelu)):
+        a = 0.0 if isinstance(op, Relu) else op.alpha
+        cross = (l < 0) & (u > 0) & (a < 1)
+        z = np.zeros_like(l)
+        lo = _pivot(cross, z, z, z + a, z + 1.0, np.clip((base.lo_slope - a) / max(1.0 - a, 1e-300), 0.0, 1.0))
+    elif isinstance(op, Clip):
+        a, b = op.lo, op.hi
+        z = np.zeros_like(l)
+        low_knee = (l < a) & (u > a) & (u <= b)
+        high_knee = (l >= a) & (l < b) & (u > b)
+        both = (l < a) & (u > b)
+        lo_max = np.where(both, (b - a) / np.maximum(u - a, 1e-300), 1.0)   # the chord from the low knee to (u, b)
+        hi_max = np.where(both, (b - a) / np.maximum(b - l, 1e-300), 1.0)   # from (l, a) to the high knee
+        lo = _pivot(low_knee | both, z + a, z + a, z, lo_max, np.where(both, 0.5, np.clip(base.lo_slope, 0.0, 1.0)))
+        hi = _pivot(high_knee | both, z + b, z + b, z, hi_max, np.where(both, 0.5, np.clip(base.hi_slope, 0.0, 1.0)))
+    elif isinstance(op, (Sigmoid, Tanh)):
+        convex, concave, cross = (u <= 0) & (u > l), (l >= 0) & (u > l), (l < 0) & (u > 0)
+        t_lo, ok_lo = _extreme_tangent(op, l, u, lower=True)
+        t_hi, ok_hi = _extreme_tangent(op, l, u, lower=False)
+        lo_mask, hi_mask = convex | (cross & ok_lo), concave | (cross & ok_hi)
+        lo = VariableLines(lo_mask, lo_mask, l, l, l, np.where(convex, u, t_lo), np.where(convex, 0.5, 1.0))
+        hi = VariableLines(hi_mask, hi_mask, u, u, np.where(concave, l, t_hi), u, np.where(concave, 0.5, 0.0))
+    return LineFamily(op, base, lo, hi, l, u)

@@ -498,6 +498,10 @@ class Sigmoid(Activation):
         s = self.forward(x)
         return s * (1 - s)
 
+    def second_derivative(self, x):
+        s = self.forward(x)
+        return s * (1 - s) * (1 - 2 * s)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Tanh(Activation):
@@ -508,6 +512,10 @@ class Tanh(Activation):
 
     def derivative(self, x):
         return 1 - np.tanh(x) ** 2
+
+    def second_derivative(self, x):
+        t = np.tanh(x)
+        return -2 * t * (1 - t ** 2)
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnreach.bounds.relaxations import LOWER_SLOPES, max_pool_exact, relax, relax_max_pool
+from nnreach.bounds.relaxations import LOWER_SLOPES, line_family, max_pool_exact, relax, relax_max_pool
 from nnreach.network import ops
 from nnreach.reach.star import pool_windows
 
@@ -105,3 +105,32 @@ def test_max_pool_exactness_and_the_chord():
     r = relax_max_pool(win, l, u)
     assert r.lo_index.tolist() == [[0], [0]] and r.hi_index.tolist() == [[0], [0]]
     assert np.allclose(r.lines.hi_slope[:, 0], [1.0, 0.5]) and np.allclose(r.lines.hi_bias[:, 0], [0.0, 2.0])
+
+
+@pytest.mark.parametrize("op", ACTIVATIONS, ids=lambda a: a.describe())
+def test_every_line_of_a_family_bounds_the_activation_on_a_dense_grid(op):
+    """alpha-CROWN may pick any parameter in [0, 1]: every such line must bound f on the interval."""
+    rng = np.random.default_rng(SEED)
+    l, u = _intervals(rng)
+    fam = line_family(op, l[None], u[None])
+    t = np.linspace(0.0, 1.0, 401)[:, None]
+    x = l + t * (u - l)
+    y = op.forward(x)
+    for alpha in (0.0, 0.5, 1.0, rng.uniform(size=l.size)):
+        a = np.broadcast_to(alpha, l.shape)[None, None].astype(float)
+        lo_s, lo_b, hi_s, hi_b = (v[0, 0] for v in fam.evaluate(a, a)[0])
+        assert np.all(lo_s * x + lo_b <= y), f"lower line above f by {np.max(lo_s * x + lo_b - y)}"
+        assert np.all(hi_s * x + hi_b >= y), f"upper line below f by {np.max(y - hi_s * x - hi_b)}"
+    variable = fam.lo.mask | fam.hi.mask
+    assert variable.any() or isinstance(op, ops.LeakyRelu) and op.alpha == 1.0
+
+
+@pytest.mark.parametrize("op", ACTIVATIONS, ids=lambda a: a.describe())
+def test_the_family_starts_at_the_default_relaxation_where_it_contains_it(op):
+    rng = np.random.default_rng(SEED)
+    l, u = _intervals(rng)
+    fam = line_family(op, l[None], u[None])
+    lo_s, lo_b, hi_s, hi_b = (v[0, 0] for v in fam.evaluate(fam.lo.init[:, None], fam.hi.init[:, None])[0])
+    base = relax(op, l, u)
+    if isinstance(op, (ops.Relu, ops.LeakyRelu)):   # ReLU-shaped: the default lower line is in the family
+        assert np.allclose(lo_s, base.lo_slope) and np.allclose(hi_s, base.hi_slope)
