@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
+from typing import Callable
 
 import numpy as np
 
@@ -257,10 +258,15 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
 def _add_split_terms(L: np.ndarray, const: np.ndarray, lo: np.ndarray, hi: np.ndarray, beta_lo: np.ndarray,
                      beta_hi: np.ndarray) -> np.ndarray:
     """``L`` (B, k, n) plus the coefficients of ``beta_hi (z - hi) - beta_lo (z - lo)``, whose constant
-    goes into ``const`` (B, k) in place; infinite constraints have zero multipliers."""
-    const += np.sum(beta_lo * np.where(np.isfinite(lo), lo, 0.0)[:, None], axis=-1)
-    const -= np.sum(beta_hi * np.where(np.isfinite(hi), hi, 0.0)[:, None], axis=-1)
-    return L + beta_hi - beta_lo
+    goes into ``const`` (B, k) in place; infinite constraints have zero multipliers, a side with no
+    constraint at all may have None."""
+    if beta_lo is not None:
+        const += np.sum(beta_lo * np.where(np.isfinite(lo), lo, 0.0)[:, None], axis=-1)
+        L = L - beta_lo
+    if beta_hi is not None:
+        const -= np.sum(beta_hi * np.where(np.isfinite(hi), hi, 0.0)[:, None], axis=-1)
+        L = L + beta_hi
+    return L
 
 
 def _accumulate(coef: dict, name: str, value: np.ndarray) -> None:
@@ -327,12 +333,20 @@ def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adap
     return domain_bounds(net, domain, lower=lower, prior=prior)[0]
 
 
+RowBounds = Callable[[str, np.ndarray, Bounds, "Relaxations"], np.ndarray]
+"""``f(node, C, bounds, relaxations)``: lower bounds (B, k) of the rows ``C`` (k, n) over a node's value,
+given the bounds (and their relaxations) of the relaxed nodes before it."""
+
+
 def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive", prior: Bounds | None = None,
-                  tol: float = 0.0) -> tuple[Bounds, np.ndarray]:
+                  tol: float = 0.0, rows: RowBounds | None = None, keep: frozenset = frozenset()) -> tuple[Bounds, np.ndarray]:
     """:func:`intermediate_bounds` and which domains (B,) they show empty: some neuron's computed
     bounds and its ``prior`` ones cross by more than ``tol (1 + |l| + |u|)``, so no input of the domain satisfies
     the prior (a branch-and-bound split that cuts off the whole domain). The bounds of an empty
-    domain are clamped to ``lower <= upper`` and mean nothing."""
+    domain are clamped to ``lower <= upper`` and mean nothing. ``rows`` bounds each node's neurons
+    (default: :func:`backward`; :func:`nnreach.bounds.optimised.optimised_bounds` passes alpha-CROWN).
+    The nodes in ``keep`` take their ``prior`` bounds as they are (finite bounds that recomputing
+    cannot improve: a parent's, where nothing before the node changed)."""
     prior = prior or {}
     bounds: Bounds = {}
     empty = np.zeros(domain.size, dtype=bool)
@@ -350,9 +364,11 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
                 if known is not None:
                     l, u = np.maximum(l, known[0]), np.minimum(u, known[1])
             idx = np.flatnonzero(_inexact(node.op, l, u, shape) | ~np.all(np.isfinite(l) & np.isfinite(u), axis=0))
-            if idx.size and src not in tight:
+            if idx.size and src not in tight and src not in keep:
                 eye = np.eye(n)[idx]
-                lb = backward(net, domain, src, np.concatenate([eye, -eye]), bounds, relaxations=rel).lower
+                C = np.concatenate([eye, -eye])
+                lb = (rows(src, C, bounds, rel) if rows is not None
+                      else backward(net, domain, src, C, bounds, relaxations=rel).lower)
                 l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
                 u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
             if src in tight or idx.size == n:

@@ -238,15 +238,17 @@ class LineFamily:
         hi_s, hi_b, dhi_s, dhi_b = self._side(self.hi, alpha_hi, self.base.hi_slope, self.base.hi_bias, 1.0)
         return (lo_s, lo_b, hi_s, hi_b), (dlo_s, dlo_b, dhi_s, dhi_b)
 
-    def gradients(self, derivatives: tuple, g_lo_s, g_lo_b, g_hi_s, g_hi_b) -> tuple[np.ndarray, np.ndarray]:
-        """Gradients in ``alpha_lo`` and ``alpha_hi`` (B, k, n) of a function whose gradients in the
-        lines' slopes and intercepts are ``g_*`` (B, k, n), given the ``derivatives`` from
-        :meth:`evaluate`; 0 where a line is not variable."""
+    def gradients(self, derivatives: tuple, L: np.ndarray, x: np.ndarray, up: np.ndarray,
+                  g_lo: np.ndarray | None, g_hi: np.ndarray | None) -> None:
+        """Write into ``g_lo``, ``g_hi`` (B, k, n; None: no variable line on that side) the gradients in
+        the parameters of a back-substitution bound in which the coefficients ``L`` (B, k, n) went
+        through the upper line where ``up`` and the lower one elsewhere, with forward values ``x`` of
+        the input (a line's slope gets ``L x``, its intercept ``L``), given the ``derivatives`` from
+        :meth:`evaluate`."""
         dlo_s, dlo_b, dhi_s, dhi_b = derivatives
-        out = []
-        for side, ds, db, g_s, g_b in ((self.lo, dlo_s, dlo_b, g_lo_s, g_lo_b), (self.hi, dhi_s, dhi_b, g_hi_s, g_hi_b)):
-            out.append(np.zeros(g_s.shape) if ds is None else np.where(side.mask[:, None], g_s * ds + g_b * db, 0.0))
-        return out[0], out[1]
+        for side, ds, db, g, use in ((self.lo, dlo_s, dlo_b, g_lo, ~up), (self.hi, dhi_s, dhi_b, g_hi, up)):
+            if g is not None:
+                g[...] = np.where(use & side.mask[:, None], L * (x * ds + db), 0.0)
 
     def _side(self, side: VariableLines, alpha, base_s, base_b, direction: float):
         """Slope, intercept and their derivatives in ``alpha`` (B, k, n) of one side's lines; the

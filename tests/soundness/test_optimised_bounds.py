@@ -17,7 +17,7 @@ import pytest
 
 from nnreach.bounds.linear import InputDomain, Lagrangian, Tape, backward, domain_bounds, intermediate_bounds
 from nnreach.bounds.lp_relaxation import RelaxationLP
-from nnreach.bounds.optimised import Mixture, Optimisation, families, optimise, reverse
+from nnreach.bounds.optimised import Mixture, Optimisation, Parameters, _Layout, families, optimise, reverse
 from nnreach.network import ops
 from nnreach.verify.region_walk import linear_region
 
@@ -116,21 +116,26 @@ def test_reverse_mode_gradients_match_finite_differences(act):
         bounds = intermediate_bounds(net, dom)
         C = rng.normal(size=(3, net.output_size))
         fams, alpha, cuts, beta = _random_parameters(rng, net, dom, bounds, 3, rng.uniform(dom.lo, dom.hi))
-        lb, tape, evals = _evaluate(net, dom, C, bounds, fams, alpha, cuts, beta)
-        g_alpha, g_beta, _ = reverse(net, dom, tape, lb.A, fams, evals, cuts)
+        layout = _Layout(dom.size, 3, fams, cuts, Parameters(alpha, beta))
+        P = layout.values
+
+        def bound(P):
+            a, b = layout.pairs(P)
+            return _evaluate(net, dom, C, bounds, fams, a, cuts, b)
+
+        lb, tape, evals = bound(P)
+        G = np.zeros_like(P)
+        reverse(net, dom, tape, lb.A, fams, evals, cuts, layout, G)
         base = lb.lower.sum()
-        for params, grads in ((alpha, g_alpha), (beta, g_beta)):
-            for name in list(params)[:3]:
-                for side in (0, 1):
-                    for _ in range(3):
-                        idx = tuple(rng.integers(0, s) for s in params[name][side].shape)
-                        if params is beta and params[name][side][idx] == 0:
-                            continue   # no constraint there
-                        moved = {n: (a.copy(), b.copy()) for n, (a, b) in params.items()}
-                        moved[name][side][idx] += h
-                        args = (moved, cuts, beta) if params is alpha else (alpha, cuts, moved)
-                        fd = (_evaluate(net, dom, C, bounds, fams, *args)[0].lower.sum() - base) / h
-                        assert abs(fd - grads[name][side][idx]) <= 1e-4 * (1 + abs(fd)), f"{kind} {name}: {fd} vs {grads[name][side][idx]}"
+        for kind_, name, side, sl in layout.blocks:
+            for _ in range(2):
+                idx = (rng.integers(0, dom.size), rng.integers(0, 3), rng.integers(sl.start, sl.stop))
+                if kind_ == "beta" and P[idx] == 0:
+                    continue   # no constraint there
+                moved = P.copy()
+                moved[idx] += h
+                fd = (bound(moved)[0].lower.sum() - base) / h
+                assert abs(fd - G[idx]) <= 1e-4 * (1 + abs(fd)), f"{kind} {kind_} {name}: {fd} vs {G[idx]}"
 
 
 @pytest.mark.parametrize("act", [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(-1.0, 1.0), ops.Sigmoid(), ops.Tanh()],

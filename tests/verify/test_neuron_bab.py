@@ -80,7 +80,7 @@ def test_smooth_activations_are_decided(op, neuron_splits):
             problem = Problem(net, (halfspace_property(box, [[-1.0, 0.0]], [-t]),))
             r = verify(problem, "bab", timeout=30)
             assert r.status is right, (t, r.status)
-            lps += r.stats.get("relaxation_lps", 0)
+            lps += r.stats.get("lps", 0)
     assert lps > 0
 
 

@@ -1,0 +1,130 @@
+"""Symbolic linear bounds in forward mode, for domains with few variables.
+
+Every node's value ``v`` is kept between two linear functions of the domain variables ``a``,
+``L(a) <= v <= U(a)``, from the input (where both are the domain map) to the output, as ReluVal and
+Neurify's symbolic intervals and CROWN's forward mode do. In centre-radius form ``M = (L + U) / 2``,
+``R = (U - L) / 2``, an affine op with linear part ``J`` maps them to ``J M`` and ``|J| R`` (because
+``J+ L + J- U = J M - |J| R``); a relaxed node (activation, max pooling) maps ``L`` through its lower
+line and ``U`` through its upper one, which is sound because every slope is >= 0
+(:mod:`.relaxations`). The bounds of a relaxed node's input are the minimum of ``L`` and the maximum of
+``U`` over the domain's box, intersected with its interval bounds and any ``prior`` bounds.
+
+One pass costs about ``m`` (the number of domain variables) forward passes, where back-substitution
+costs two per neuron of every layer: for the five inputs of ACAS Xu it is twenty times cheaper. The
+bounds are looser than back-substitution's on wide domains (each layer's relaxation error reaches the
+next layer's bounds in full) and about as tight on the small domains deep in a branch-and-bound tree.
+
+Shapes: ``B`` domains, ``m`` domain variables, a node's coefficients (B, n, m) and constants (B, n).
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..network.graph import INPUT, Network
+from ..network.ops import Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear, MaxPool2d, Reshape, Transpose
+from ..reach.star import pool_windows
+from .linear import Bounds, InputDomain, RELAXED, _interval_through
+from .relaxations import relax, relax_max_pool
+
+NONNEGATIVE = (Add, AvgPool2d, Concat, Reshape, Transpose)
+"""Affine ops whose linear part has no negative entry (``|J| = J``)."""
+
+
+def _magnitude(op):
+    """The op with its linear part replaced by the entrywise absolute value and no offset, for the
+    ops that have negative entries."""
+    if isinstance(op, Linear):
+        return Linear(np.abs(op.weight), np.zeros_like(op.bias))
+    if isinstance(op, ElementwiseAffine):
+        return ElementwiseAffine(np.abs(op.scale), np.zeros_like(op.offset))
+    if isinstance(op, Conv2d):
+        return Conv2d(np.abs(op.weight), np.zeros_like(op.bias), op.stride, op.padding, op.dilation, op.groups)
+    raise UnsupportedError(f"forward linear bounds do not support {type(op).__name__}")
+
+
+def _apply(net: Network, node, op, args: list[np.ndarray], const: bool) -> np.ndarray:
+    """``op`` on flattened arguments (B, n_i, m + 1): coefficient columns then the constant
+    column; the constant column gets the op's offset only if ``const``."""
+    B, _, cols = args[0].shape
+    shapes = [net.shape_of(i) for i in node.inputs]
+    xs = [np.moveaxis(a, 2, 1).reshape(B * cols, *s) for a, s in zip(args, shapes)]
+    y = op.forward(*xs)
+    if not const:
+        return np.moveaxis(y.reshape(B, cols, -1), 1, 2)
+    zero = op.forward(*(np.zeros((1, *s)) for s in shapes)).reshape(-1)
+    y = np.moveaxis(y.reshape(B, cols, -1), 1, 2)
+    y[:, :, :-1] -= zero[None, :, None]       # coefficients carry only the linear part
+    return y
+
+
+def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = None,
+                   tol: float = 0.0) -> tuple[Bounds, np.ndarray]:
+    """Bounds (B, n) of the input of every relaxed node (activation or max pooling), by name of that
+    input node, and which domains (B,) they show empty (as :func:`.linear.domain_bounds`)."""
+    prior = prior or {}
+    B, m = domain.lo.shape
+    mid, rad = (domain.lo + domain.hi) / 2, (domain.hi - domain.lo) / 2
+    if domain.basis is None:
+        start = np.concatenate([np.broadcast_to(np.eye(m), (B, m, m)), np.zeros((B, m, 1))], axis=2)
+    else:
+        start = np.concatenate([domain.basis, domain.center[:, :, None]], axis=2)
+    # affine functions of (a, 1): centre M and radius R, each (B, n, m + 1)
+    values: dict[str, tuple[np.ndarray, np.ndarray]] = {INPUT: (start, np.zeros_like(start))}
+    box: dict[str, tuple] = {INPUT: domain.input_bounds()}
+    bounds: Bounds = {}
+    empty = np.zeros(B, dtype=bool)
+
+    def concrete(M, R):
+        lower, upper = M - R, M + R
+        lo = lower[..., -1] + np.einsum("bnm,bm->bn", lower[..., :-1], mid) - np.einsum("bnm,bm->bn", np.abs(lower[..., :-1]), rad)
+        hi = upper[..., -1] + np.einsum("bnm,bm->bn", upper[..., :-1], mid) + np.einsum("bnm,bm->bn", np.abs(upper[..., :-1]), rad)
+        return lo, hi
+
+    last_use = {name: k for k, node in enumerate(net.nodes) for name in node.inputs}
+    for k, node in enumerate(net.nodes):
+        op = node.op
+        src = node.inputs[0]
+        if isinstance(op, RELAXED):
+            if src not in bounds:
+                l, u = concrete(*values[src])
+                for known in (box.get(src), prior.get(src)):
+                    if known is not None:
+                        l, u = np.maximum(l, known[0]), np.minimum(u, known[1])
+                empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)
+                bounds[src] = (l, np.maximum(u, l))
+            l, u = bounds[src]
+            M, R = values[src]
+            lower, upper = M - R, M + R
+            if isinstance(op, MaxPool2d):
+                r = relax_max_pool(pool_windows(op, net.shape_of(src)), l, u)
+                lower = np.take_along_axis(lower, r.lo_index[..., None], axis=1)
+                upper = np.take_along_axis(upper, r.hi_index[..., None], axis=1)
+                lines = r.lines
+            else:
+                lines = relax(op, l, u)
+            lower = lower * lines.lo_slope[..., None]
+            lower[..., -1] += lines.lo_bias
+            upper = upper * lines.hi_slope[..., None]
+            upper[..., -1] += lines.hi_bias
+            values[node.name] = ((lower + upper) / 2, (upper - lower) / 2)
+        elif op.is_affine:
+            args = [values[i] for i in node.inputs]
+            M = _apply(net, node, op, [a[0] for a in args], const=True)
+            R = _apply(net, node, op if isinstance(op, NONNEGATIVE) else _magnitude(op), [a[1] for a in args], const=False)
+            values[node.name] = (M, R)
+        else:
+            raise UnsupportedError(f"forward linear bounds do not support {type(op).__name__} (node {node.name!r})")
+        if len(node.inputs) == 1:
+            prev = bounds.get(src) if isinstance(op, RELAXED) else box.get(src)
+            if prev is not None:
+                out = _interval_through(op, *prev, net.shape_of(src))
+                if out is not None:
+                    box[node.name] = out
+        for name in node.inputs:
+            if last_use[name] == k:
+                del values[name]
+    return bounds, empty

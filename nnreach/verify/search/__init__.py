@@ -1,0 +1,11 @@
+"""One branch-and-bound core: sub-problems in batches (:mod:`.domain`), bounding strategies
+(:mod:`.bounding`), branching strategies (:mod:`.branching`), the oracle (:mod:`.oracle`) and the
+driver (:mod:`.driver`). Methods are configurations of it."""
+
+from .bounding import LinearBounding, RelaxationLPBounding
+from .branching import InputSplit, NeuronSplit
+from .domain import Bounded, Counters, Domains, Target
+from .driver import Config, decide, search
+
+__all__ = ["Bounded", "Config", "Counters", "Domains", "InputSplit", "LinearBounding", "NeuronSplit",
+           "RelaxationLPBounding", "Target", "decide", "search"]

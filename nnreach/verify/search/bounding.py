@@ -1,0 +1,157 @@
+"""Bounding strategies: how a batch of domains gets a lower bound of the polytope's excess.
+
+* :class:`LinearBounding`: intermediate bounds of every relaxed node's input, by back-substitution
+  (``"backward"``, CROWN/DeepPoly), by forward symbolic bounds (``"forward"``, cheap for few inputs), or
+  the parent's (``"reuse"``), always intersected with the parent's bounds and the domain's cuts; then
+  the polytope's rows, mixed with weights (:class:`nnreach.bounds.optimised.Mixture`), bounded by
+  back-substitution with optimised line parameters and split multipliers (alpha-CROWN and beta-CROWN,
+  :mod:`nnreach.bounds.optimised`; ``Optimisation.none()`` is plain CROWN), warm-started from the parent.
+* :class:`RelaxationLPBounding`: the above, then for the domains left open the LP of the whole
+  relaxation with the cuts as constraints (:mod:`nnreach.bounds.lp_relaxation`); it makes neuron
+  splits complete for smooth activations and yields a candidate input and a branching signal.
+
+Every strategy returns a :class:`.domain.Bounded`; a domain's margin never drops below its parent's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...bounds.forward import forward_bounds
+from ...bounds.linear import RELAXED, Bounds, InputDomain, backward, domain_bounds
+from ...bounds.lp_relaxation import RelaxationLP
+from ...bounds.optimised import Optimisation, optimise, optimised_bounds
+from ...errors import UnsupportedError
+from ...lp import LPStatus
+from ...network.ops import Activation
+from .domain import Bounded, Domains, Target
+
+EMPTY_TOL = 1e-7
+"""A domain is empty when some neuron's bounds cross by more than this (relative) amount."""
+
+INTERMEDIATE = ("backward", "forward", "reuse")
+
+
+def priors(doms: Domains) -> Bounds:
+    """The cuts of each domain intersected with its parent's bounds."""
+    if doms.bounds is None:
+        return doms.cuts
+    return {k: (np.maximum(lo, doms.bounds[k][0]), np.minimum(hi, doms.bounds[k][1])) if k in doms.bounds else (lo, hi)
+            for k, (lo, hi) in doms.cuts.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class LinearBounding:
+    """Intermediate bounds, then the polytope's rows by (optimised) back-substitution.
+
+    Attributes:
+        intermediate: one of :data:`INTERMEDIATE` (``"reuse"`` computes by back-substitution where a
+            domain has no parent bounds).
+        optimisation: the gradient ascent of the final bound (alpha, beta and the rows' weights).
+        record: return the coefficients reaching every activation (for neuron-split scores).
+        root: how the root's intermediate bounds are optimised (alpha-CROWN node by node), or None
+            for back-substitution.
+        recompute: with ``"backward"`` bounds after a neuron split, how many relaxed nodes after the
+            split get new bounds (the nodes before it keep their parent's bounds, which nothing
+            changed; None: all after it).
+    """
+
+    intermediate: str = "backward"
+    optimisation: Optimisation = field(default_factory=Optimisation)
+    record: bool = False
+    root: Optimisation | None = None
+    recompute: int | None = None
+
+    def __post_init__(self):
+        if self.intermediate not in INTERMEDIATE:
+            raise ValueError(f"intermediate must be one of {INTERMEDIATE}, got {self.intermediate!r}")
+
+    def __call__(self, target: Target, doms: Domains) -> Bounded:
+        net = target.net
+        dom = InputDomain(doms.lo, doms.hi)
+        prior = priors(doms)
+        if self.intermediate == "forward":
+            bounds, empty = forward_bounds(net, dom, prior=prior, tol=EMPTY_TOL)
+        elif self.intermediate == "reuse" and doms.bounds is not None:
+            bounds = {k: (lo, np.maximum(hi, lo)) for k, (lo, hi) in prior.items()}
+            empty = np.zeros(doms.size, dtype=bool)
+            for lo, hi in prior.values():
+                empty |= np.any(lo - hi > EMPTY_TOL * (1 + np.abs(lo) + np.abs(hi)), axis=1)
+        elif doms.bounds is None and self.root is not None:   # the root: the same for every polytope
+            if "root" not in target.shared:
+                target.shared["root"] = optimised_bounds(net, dom, prior=prior, tol=EMPTY_TOL, settings=self.root)
+            bounds, empty = target.shared["root"]
+        else:
+            keep = frozenset()
+            if doms.since is not None and doms.bounds is not None:   # nothing before the earliest split changed
+                first = int(doms.since.min())
+                keep = frozenset(n.inputs[0] for n in net.nodes[:first + 1] if n.inputs[0] in doms.bounds)
+                if self.recompute is not None:      # and further on, the parent's bounds are kept
+                    later = [n.inputs[0] for n in net.nodes[first + 1:] if isinstance(n.op, RELAXED)]
+                    keep = keep | frozenset(later[self.recompute:])
+            bounds, empty = domain_bounds(net, dom, prior=prior, tol=EMPTY_TOL, keep=keep)
+        record = tuple(n.name for n in net.nodes if isinstance(n.op, Activation)) if self.record else ()
+        cuts = {k: v for k, v in doms.cuts.items() if np.any(np.isfinite(v[0])) or np.any(np.isfinite(v[1]))}
+        goal = target.settings.proof_margin
+        lb, params = optimise(net, dom, net.output, target.objective, bounds, cuts=cuts, init=doms.params,
+                              settings=self.optimisation, goal=goal, record=record)
+        target.counters.domains += doms.size
+        if self.optimisation.steps:
+            target.counters.optimised += doms.size
+        margin = np.maximum(lb.lower, doms.margin)
+        obj = target.objective
+        if doms.params is None and len(obj.owner) > obj.count:   # at the root: each row on its own too
+            rows = backward(net, dom, net.output, obj.rows, bounds).lower - obj.rhs
+            for p in range(obj.count):
+                margin[:, p] = np.maximum(margin[:, p], rows[:, obj.owner == p].max(axis=1))
+        return Bounded(margin, empty, bounds, lb.A, lb.c, lb.recorded, params)
+
+
+@dataclass(frozen=True, slots=True)
+class RelaxationLPBounding:
+    """:class:`LinearBounding`, then one LP of the relaxation per domain left open (see the module
+    docstring); networks whose relaxation has no LP (max pooling) keep the linear bounds only."""
+
+    linear: LinearBounding = field(default_factory=LinearBounding)
+
+    def __call__(self, target: Target, doms: Domains) -> Bounded:
+        bd = self.linear(target, doms)
+        program = _program(target)
+        if program is None:
+            return bd
+        proof = target.settings.proof_margin
+        open_ = np.flatnonzero(~bd.empty & bd.open(proof).any(axis=1))
+        points = np.full(doms.lo.shape, np.nan)
+        activations = [n for n in target.net.nodes if isinstance(n.op, Activation)]
+        strays = {n.name: np.zeros((doms.size, int(np.prod(n.shape)))) for n in activations}
+        box = target.box
+        for d in open_:
+            target.deadline.check()
+            one = {k: (l[d], u[d]) for k, (l, u) in bd.bounds.items()}
+            for p, poly in enumerate(target.polys):
+                if bd.margin[d, p] > proof or bd.empty[d]:
+                    continue
+                target.counters.lps += 1
+                ex = program.minimum_excess(doms.lo[d], doms.hi[d], one, poly.A, poly.b)
+                if ex.status is LPStatus.INFEASIBLE:
+                    bd.empty[d] = True
+                elif ex.status is LPStatus.OPTIMAL:
+                    bd.margin[d, p] = max(bd.margin[d, p], ex.value)
+                if ex.v is not None and bd.margin[d, p] <= proof and np.isnan(points[d, 0]):
+                    points[d] = np.clip(ex.v[:program.n_in], box.lo, box.hi)
+                    for node, gap in zip(activations, program.violations(ex.v)):
+                        strays[node.name][d] = gap
+        bd.points, bd.strays = points, strays
+        return bd
+
+
+def _program(target: Target) -> RelaxationLP | None:
+    """The relaxation LP of the searched network (built once per search), or None without one."""
+    if "relaxation_lp" not in target.cache:
+        try:
+            target.cache["relaxation_lp"] = RelaxationLP(target.net)
+        except UnsupportedError:   # max pooling
+            target.cache["relaxation_lp"] = None
+    return target.cache["relaxation_lp"]

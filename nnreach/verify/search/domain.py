@@ -1,0 +1,203 @@
+"""Sub-problems of a branch-and-bound search, in batches, and what a search works on.
+
+A *domain* is a part of one property's input box where unsafe polytopes ``A_p y <= b_p`` must be
+shown empty: a box of the input (input splits shrink it) together with *cuts*, constraints ``lo <=
+z_j <= hi`` on the inputs ``z`` of relaxed nodes (neuron splits add them). A search takes on one or
+all of a property's polytopes at once; a domain is closed when each of them is excluded on it. Domains travel in batches
+(:class:`Domains`, arrays with a leading axis of B domains) so that every strategy works on all of
+them at once; a batch also carries what a domain inherits from its parent: bounds known to hold
+(the parent's intermediate bounds and margin) and the optimised parameters (alpha, beta, the rows'
+weights) to warm-start from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from ...bounds.linear import Bounds
+from ...bounds.optimised import Mixture, Parameters
+from ...network.graph import Network
+from ...sets.box import Box
+from ...sets.polytope import HPolytope
+from ..deadline import Deadline
+from ..problem import Problem
+from ..settings import Settings
+
+
+@dataclass(slots=True)
+class Counters:
+    """What a search did (summed over workers); reported in a result's ``stats``.
+
+    Attributes:
+        domains: domains bounded; closed: domains shown safe (or empty) by a bound;
+        splits: domains split; leaves: domains decided without a split (exact LP or none left);
+        lps: linear programs solved; confirm_calls: candidates replayed for confirmation;
+        attacks: candidate inputs executed; optimised: domains whose bound was optimised.
+    """
+
+    domains: int = 0
+    closed: int = 0
+    splits: int = 0
+    leaves: int = 0
+    lps: int = 0
+    confirm_calls: int = 0
+    attacks: int = 0
+    optimised: int = 0
+
+    def merge(self, other: "Counters") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(slots=True)
+class Target:
+    """One search: a problem's property ``index`` and some of its unsafe polytopes (each with at
+    least one row), on the network that is searched (the problem's, simplified).
+
+    Attributes:
+        polys: the P polytopes to exclude.
+        cache: what strategies build once per search (a relaxation LP, the root's bounds and neuron
+            widths).
+        shared: what they build once per property, for the searches of each of its polytopes (the
+            root's intermediate bounds).
+    """
+
+    problem: Problem
+    index: int
+    polys: tuple[HPolytope, ...]
+    net: Network
+    settings: Settings
+    deadline: Deadline
+    counters: Counters = field(default_factory=Counters)
+    cache: dict = field(default_factory=dict)
+    shared: dict = field(default_factory=dict)
+
+    @property
+    def box(self) -> Box:
+        return self.problem.properties[self.index].input_box
+
+    @property
+    def objective(self) -> Mixture:
+        """Every polytope's rows as one mixture: its bound on a domain is a margin (> 0 excludes)."""
+        if "objective" not in self.cache:
+            self.cache["objective"] = Mixture(np.vstack([p.A for p in self.polys]), np.concatenate([p.b for p in self.polys]),
+                                              np.concatenate([np.full(p.A.shape[0], k) for k, p in enumerate(self.polys)]),
+                                              len(self.polys))
+        return self.cache["objective"]
+
+    def unsafe(self, y: np.ndarray) -> np.ndarray:
+        """Which outputs (k, n_out) lie in some polytope."""
+        return np.any([np.all(y @ p.A.T <= p.b, axis=1) for p in self.polys], axis=0)
+
+
+@dataclass(slots=True)
+class Domains:
+    """A batch of B domains of one search.
+
+    Attributes:
+        lo, hi: (B, n_in) the input boxes.
+        cuts: per relaxed node's input name, constraints (lo, hi) (B, n) of the splits, infinite
+            where a neuron is not split (every such node has an entry).
+        margin: (B, P) a lower bound of each polytope's largest excess ``max_r (A_p y - b_p)_r`` known
+            to hold on each domain (from its parent; -inf at the root).
+        bounds: the parent's bounds of every relaxed node's input (B, n), which hold on the
+            children too, or None.
+        params: the parent's optimised parameters, or None.
+        since: (B,) the position (in the network's nodes) of the first node whose value's bounds may
+            differ from the parent's: a neuron split changes nothing before the split node.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    cuts: Bounds
+    margin: np.ndarray
+    bounds: Bounds | None = None
+    params: Parameters | None = None
+    since: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return self.lo.shape[0]
+
+    @classmethod
+    def root(cls, lo: np.ndarray, hi: np.ndarray, sizes: dict[str, int], polytopes: int) -> "Domains":
+        """The one domain of a box (n_in,) with no cuts on nodes of the given sizes."""
+        cuts = {name: (np.full((1, n), -np.inf), np.full((1, n), np.inf)) for name, n in sizes.items()}
+        return cls(lo[None].copy(), hi[None].copy(), cuts, np.full((1, polytopes), -np.inf))
+
+    def take(self, index: np.ndarray) -> "Domains":
+        """The domains ``index`` (an index or mask array into B; repeats allowed)."""
+        pick = lambda d: None if d is None else {k: (lo[index], hi[index]) for k, (lo, hi) in d.items()}
+        return Domains(self.lo[index], self.hi[index], pick(self.cuts), self.margin[index], pick(self.bounds),
+                       None if self.params is None else self.params.take(np.arange(self.size)[index]),
+                       None if self.since is None else self.since[index])
+
+    @staticmethod
+    def concatenate(parts: list["Domains"]) -> "Domains":
+        """One batch of several (whose bounds and params are all given or all missing)."""
+        if len(parts) == 1:
+            return parts[0]
+        cat = lambda key: None if getattr(parts[0], key) is None else {
+            name: tuple(np.concatenate([getattr(p, key)[name][s] for p in parts]) for s in (0, 1))
+            for name in getattr(parts[0], key)}
+        params = None if parts[0].params is None else Parameters.concatenate([p.params for p in parts], [p.size for p in parts])
+        since = None if any(p.since is None for p in parts) else np.concatenate([p.since for p in parts])
+        return Domains(np.concatenate([p.lo for p in parts]), np.concatenate([p.hi for p in parts]), cat("cuts"),
+                       np.concatenate([p.margin for p in parts]), cat("bounds"), params, since)
+
+    def chunks(self, size: int) -> list["Domains"]:
+        """This batch in pieces of at most ``size`` domains, in order."""
+        if self.size <= size:
+            return [self]
+        return [self.take(np.arange(s, min(s + size, self.size))) for s in range(0, self.size, size)]
+
+
+@dataclass(slots=True)
+class Bounded:
+    """What a bounding strategy found about a batch of B domains.
+
+    Attributes:
+        margin: (B, P) a lower bound of each polytope's excess ``max_r (A_p y - b_p)_r`` on each
+            domain (> proof margin: excluded).
+        empty: (B,) domains whose cuts no input of the box meets.
+        bounds: bounds of every relaxed node's input (B, n) on each domain.
+        A, c: (B, P, n_in), (B, P) linear lower bounds ``A x + c`` of the excesses.
+        coefficients: per activation node, the coefficients (B, P, n) that reached its output in
+            those bounds (for neuron-split scores), where recorded.
+        params: the optimised parameters of the bound, for the children, or None.
+        points: (B, n_in) a candidate input per domain (an LP's optimum), NaN where there is none.
+        strays: per activation node, how far each neuron's output strays from the activation at the
+            LP's optimum (B, n), or None.
+    """
+
+    margin: np.ndarray
+    empty: np.ndarray
+    bounds: Bounds
+    A: np.ndarray
+    c: np.ndarray
+    coefficients: dict[str, np.ndarray] = field(default_factory=dict)
+    params: Parameters | None = None
+    points: np.ndarray | None = None
+    strays: dict[str, np.ndarray] | None = None
+
+    def take(self, index: np.ndarray) -> "Bounded":
+        pick = lambda d: None if d is None else {k: v[index] for k, v in d.items()}
+        return Bounded(self.margin[index], self.empty[index], {k: (l[index], u[index]) for k, (l, u) in self.bounds.items()},
+                       self.A[index], self.c[index], pick(self.coefficients),
+                       None if self.params is None else self.params.take(np.arange(len(self.margin))[index]),
+                       None if self.points is None else self.points[index], pick(self.strays))
+
+    def open(self, proof_margin: float) -> np.ndarray:
+        """(B, P): the polytopes not excluded yet on each domain."""
+        return self.margin <= proof_margin
+
+    def guide(self, proof_margin: float) -> np.ndarray:
+        """(B,) per domain, the open polytope closest to being excluded (the one a split should
+        help most), or the best one when none is open."""
+        return np.argmax(np.where(self.open(proof_margin), self.margin, -np.inf), axis=1) \
+            if self.margin.shape[1] > 1 else np.zeros(len(self.margin), dtype=np.int64)

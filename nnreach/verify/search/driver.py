@@ -1,0 +1,118 @@
+"""The driver of every branch-and-bound search: batches, the stack, the deadline and the counters.
+
+A search (:func:`search`) decides one unsafe polytope of one property with a :class:`Config`: a
+bounding strategy (:mod:`.bounding`) and a branching strategy (:mod:`.branching`); the oracle
+(:mod:`.oracle`) attacks every open domain and decides the leaves. Batches of up to ``Config.batch``
+domains come off a depth-first stack (which keeps it small and reaches counterexamples early): they
+are bounded in one vectorised pass, the domains whose margin clears ``Settings.proof_margin`` or whose
+cuts are infeasible are closed, the others are attacked and split, and their children go on the
+stack. A branching strategy with a lookahead hands its children over bounded already.
+
+:func:`decide` runs a search per property and polytope and reports a :class:`~nnreach.verify.result.Result`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Callable
+
+import numpy as np
+
+from ...bounds.linear import RELAXED
+from ...network.graph import Network
+from ..check import confirm
+from ..deadline import Deadline
+from ..problem import Problem
+from ..result import Counterexample, Result, Status
+from ..settings import Settings
+from .domain import Bounded, Counters, Domains, Target
+from .oracle import attack, decide_leaf
+
+Bounding = Callable[[Target, Domains], Bounded]
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """A search: how domains are bounded and split, how many are bounded at once, and whether one
+    search takes on all of a property's polytopes (``joint``: every domain is bounded for each of
+    them, and the top of the tree is shared) or each polytope gets a search of its own."""
+
+    bounding: Bounding
+    branching: Callable
+    batch: int = 64
+    joint: bool = True
+
+
+def _pop(stack: list, size: int) -> tuple[Domains, Bounded | None]:
+    """The top stack entry if it is bounded already, else unbounded entries from the top until
+    ``size`` domains are taken, as one batch."""
+    doms, bd = stack.pop()
+    if bd is not None:
+        return doms, bd
+    parts = [doms]
+    count = doms.size
+    while stack and stack[-1][1] is None and count + stack[-1][0].size <= size:
+        parts.append(stack.pop()[0])
+        count += parts[-1].size
+    return Domains.concatenate(parts), None
+
+
+def search(target: Target, config: Config) -> Counterexample | Status:
+    """Decide the target's polytope: a confirmed counterexample, HOLDS, or UNKNOWN (a leaf that could
+    not be decided)."""
+    box = target.box
+    if any(p.A.shape[0] == 0 for p in target.polys):   # the whole output space is unsafe: any input is a counterexample
+        ce = confirm(target.problem, target.index, box.center)
+        return ce if ce is not None else Status.UNKNOWN
+    net = target.net
+    sizes = {n.inputs[0]: prod(net.shape_of(n.inputs[0])) for n in net.nodes if isinstance(n.op, RELAXED)}
+    stack: list[tuple[Domains, Bounded | None]] = [(Domains.root(box.lo, box.hi, sizes, len(target.polys)), None)]
+    margin = target.settings.proof_margin
+    unknown = False
+    while stack:
+        target.deadline.check()
+        doms, bd = _pop(stack, config.batch)
+        if bd is None:
+            bd = config.bounding(target, doms)
+        target.cache.setdefault("root_bounds", bd.bounds)
+        open_ = ~bd.empty & bd.open(margin).any(axis=1)
+        target.counters.closed += int(doms.size - open_.sum())
+        if not open_.any():
+            continue
+        doms, bd = doms.take(open_), bd.take(open_)
+        ce = attack(target, doms, bd)
+        if ce is not None:
+            return ce
+        children, cbd, leaves = config.branching(target, doms, bd, config.bounding)
+        for d in leaves:
+            target.deadline.check()
+            out = decide_leaf(target, doms, bd, int(d))
+            if isinstance(out, Counterexample):
+                return out
+            unknown |= out is Status.UNKNOWN
+        if children is not None:
+            target.counters.splits += children.size // 2
+            if cbd is not None:
+                stack.append((children, cbd))
+            else:
+                stack.extend((part, None) for part in reversed(children.chunks(config.batch)))
+    return Status.UNKNOWN if unknown else Status.HOLDS
+
+
+def decide(problem: Problem, net: Network, config: Config, settings: Settings, deadline: Deadline, name: str,
+           counters: Counters | None = None) -> Result:
+    """A search per property and unsafe polytope of ``problem`` on its network ``net`` (simplified):
+    VIOLATED at the first confirmed counterexample, else HOLDS when every search proved its
+    polytope, else UNKNOWN. ``counters`` (summed over the searches) go into the result's stats."""
+    counters = counters if counters is not None else Counters()
+    unknown = False
+    for index, prop in enumerate(problem.properties):
+        shared: dict = {}
+        for polys in [prop.unsafe] if config.joint else [(p,) for p in prop.unsafe]:
+            target = Target(problem, index, tuple(polys), net, settings, deadline, counters, shared=shared)
+            out = search(target, config)
+            if isinstance(out, Counterexample):
+                return Result(Status.VIOLATED, name, counterexample=out, stats=counters.as_dict())
+            unknown |= out is Status.UNKNOWN
+    return Result(Status.UNKNOWN if unknown else Status.HOLDS, name, stats=counters.as_dict())
