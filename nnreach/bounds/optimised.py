@@ -393,7 +393,11 @@ def optimised_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None 
                      settings: Optimisation = Optimisation()) -> tuple[Bounds, np.ndarray]:
     """:func:`.linear.domain_bounds` with every neuron's bounds optimised (alpha-CROWN: each bound
     row has its own line parameters), node by node in order, so later nodes are relaxed on the
-    tighter bounds of earlier ones. Costs ``settings.steps`` back-substitutions per node: meant for a
-    root, where tighter bounds leave fewer neurons to split."""
+    tighter bounds of earlier ones, and intersected with the plain bounds (back-substitution is not
+    monotone in the bounds it relaxes on, so a neuron's plain bound can be the better one). Costs
+    ``settings.steps`` back-substitutions per node: meant for a root, where tighter bounds leave fewer
+    neurons to split."""
+    plain, empty = domain_bounds(net, domain, prior=prior, tol=tol)
     rows = lambda start, C, bounds, rel: optimise(net, domain, start, C, bounds, settings=settings, relaxations=rel)[0].lower
-    return domain_bounds(net, domain, prior=prior, tol=tol, rows=rows)
+    bounds, more = domain_bounds(net, domain, prior=plain, tol=tol, rows=rows)
+    return bounds, empty | more

@@ -13,7 +13,9 @@ from math import prod
 import numpy as np
 import pytest
 
-from nnreach.bounds.linear import RELAXED, InputDomain, _inexact, backward, intermediate_bounds
+from nnreach.bounds.forward import forward_bounds
+from nnreach.bounds.linear import RELAXED, InputDomain, _inexact, backward, domain_bounds, intermediate_bounds
+from nnreach.bounds.optimised import Optimisation, optimised_bounds
 from nnreach.network import INPUT, Network, ops
 
 from . import networks
@@ -28,8 +30,8 @@ def _samples(lo: np.ndarray, hi: np.ndarray, rng, n: int = 300) -> np.ndarray:
     return np.vstack([np.array(corners), rng.uniform(lo, hi, size=(n, lo.size))])
 
 
-def _check(net, dom: InputDomain, rng, prior=None) -> None:
-    bounds = intermediate_bounds(net, dom, prior=prior)
+def _check(net, dom: InputDomain, rng, prior=None, compute=intermediate_bounds) -> None:
+    bounds = compute(net, dom, prior=prior)
     C = rng.normal(size=(4, net.output_size))
     lb = backward(net, dom, net.output, C, bounds)
     for b in range(dom.size):
@@ -177,3 +179,62 @@ def test_back_substitution_cannot_tighten_the_bounds():
             tol = 1e-9 * (1 + np.abs(l) + np.abs(u))
             assert np.all(l >= lb[:, :idx.size] - tol), f"{src}: back-substitution raises a lower bound"
             assert np.all(u <= -lb[:, idx.size:] + tol), f"{src}: back-substitution lowers an upper bound"
+
+
+MODES = {
+    "forward": lambda net, dom, prior=None: forward_bounds(net, dom, prior=prior)[0],
+    "optimised": lambda net, dom, prior=None: optimised_bounds(net, dom, prior=prior, settings=Optimisation(steps=8))[0],
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("activation", networks.ACTIVATIONS, ids=lambda a: a.describe())
+def test_forward_and_optimised_intermediate_bounds_are_sound(activation, mode):
+    """Forward-mode bounds (few inputs) and alpha-optimised ones (the root of neuron splits) hold at
+    every sample of dense, convolutional, residual and pooled networks, plain or mapped domains."""
+    rng = np.random.default_rng(SEED)
+    nets = [networks.dense(rng, activation, depth=3, width=8, n_in=4), networks.convolutional(rng, activation),
+            networks.residual(rng, activation), networks.pooled(rng, activation, networks.POOLS[2]),
+            networks.pooled(rng, activation, networks.POOLS[2], pool_first=True)]
+    for net in nets:
+        _check(net, _boxes(rng, net.input_size, count=2), rng, compute=MODES[mode])
+    net = nets[0]
+    B, m = 2, 2
+    lo = rng.uniform(-1, 0, size=(B, m))
+    mapped = InputDomain(lo, lo + rng.uniform(0.1, 1, size=(B, m)), rng.normal(size=(B, 4)), rng.normal(size=(B, 4, m)))
+    _check(net, mapped, rng, compute=MODES[mode])
+    big = InputDomain(-np.ones((1, 4)), np.ones((1, 4)))
+    _check(net, InputDomain(np.full((1, 4), -0.3), np.full((1, 4), 0.2)), rng, prior=intermediate_bounds(net, big),
+           compute=MODES[mode])
+
+
+def test_optimised_bounds_are_never_looser_and_forward_bounds_meet_back_substitution_on_small_boxes():
+    rng = np.random.default_rng(SEED)
+    net = networks.dense(rng, ops.Relu(), depth=4, width=16, n_in=5)
+    dom = _boxes(rng, 5, count=3)
+    plain = intermediate_bounds(net, dom)
+    tight = MODES["optimised"](net, dom)
+    for k, (l, u) in plain.items():
+        assert np.all(tight[k][0] >= l - 1e-12) and np.all(tight[k][1] <= u + 1e-12)
+    assert any(np.any(tight[k][1] - tight[k][0] < u - l - 1e-6) for k, (l, u) in plain.items())
+    c = rng.normal(size=(3, 5))
+    small = InputDomain(c - 1e-2, c + 1e-2)
+    C = rng.normal(size=(2, 3))
+    fwd, back = (backward(net, small, net.output, C, b).lower for b in (MODES["forward"](net, small),
+                                                                         intermediate_bounds(net, small)))
+    exact = np.array([(net.forward(_samples(small.lo[b], small.hi[b], rng)) @ C.T).min(axis=0) for b in range(3)])
+    assert np.all(fwd <= exact) and np.all(back <= exact)
+    np.testing.assert_allclose(exact - fwd, exact - back, rtol=0.5, atol=1e-3)
+
+
+def test_forward_bounds_find_the_same_empty_domains():
+    rng = np.random.default_rng(3)
+    net = networks.dense(rng, ops.Relu(), depth=2, width=4, n_in=3)
+    dom = InputDomain(-np.ones((2, 3)), np.ones((2, 3)))
+    name = net.nodes[0].name
+    l, u = (b[0] for b in intermediate_bounds(net, InputDomain(-np.ones((1, 3)), np.ones((1, 3))))[name])
+    lo, hi = np.full((2, 4), -np.inf), np.full((2, 4), np.inf)
+    lo[0, 0] = u[0] + 0.1
+    lo[1, 0] = l[0] - 0.1
+    assert forward_bounds(net, dom, prior={name: (lo, hi)}, tol=1e-7)[1].tolist() == [True, False]
+    assert domain_bounds(net, dom, prior={name: (lo, hi)}, tol=1e-7)[1].tolist() == [True, False]
