@@ -25,26 +25,10 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear, MaxPool2d, Reshape, Transpose
+from ..network.ops import Activation, MaxPool2d
 from ..reach.star import pool_windows
 from .linear import Bounds, InputDomain, RELAXED, _interval_through
 from .relaxations import relax, relax_max_pool
-
-NONNEGATIVE = (Add, AvgPool2d, Concat, Reshape, Transpose)
-"""Affine ops whose linear part has no negative entry (``|J| = J``)."""
-
-
-def _magnitude(op):
-    """The op with its linear part replaced by the entrywise absolute value and no offset, for the
-    ops that have negative entries."""
-    if isinstance(op, Linear):
-        return Linear(np.abs(op.weight), np.zeros_like(op.bias))
-    if isinstance(op, ElementwiseAffine):
-        return ElementwiseAffine(np.abs(op.scale), np.zeros_like(op.offset))
-    if isinstance(op, Conv2d):
-        return Conv2d(np.abs(op.weight), np.zeros_like(op.bias), op.stride, op.padding, op.dilation, op.groups)
-    raise UnsupportedError(f"forward linear bounds do not support {type(op).__name__}")
-
 
 def _apply(net: Network, node, op, args: list[np.ndarray], const: bool) -> np.ndarray:
     """``op`` on flattened arguments (B, n_i, m + 1): coefficient columns then the constant
@@ -61,10 +45,16 @@ def _apply(net: Network, node, op, args: list[np.ndarray], const: bool) -> np.nd
     return y
 
 
-def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = None,
-                   tol: float = 0.0) -> tuple[Bounds, np.ndarray]:
+Functions = dict[str, tuple[np.ndarray, np.ndarray]]
+"""Per relaxed node's input name, the linear functions ``(L, U)`` (B, n, m + 1) of the domain variables
+(coefficients, then the constant) between which its value lies; ``L == U`` where it is exact."""
+
+
+def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = None, tol: float = 0.0,
+                   functions: Functions | None = None) -> tuple[Bounds, np.ndarray]:
     """Bounds (B, n) of the input of every relaxed node (activation or max pooling), by name of that
-    input node, and which domains (B,) they show empty (as :func:`.linear.domain_bounds`)."""
+    input node, and which domains (B,) they show empty (as :func:`.linear.domain_bounds`). A dict
+    given as ``functions`` receives the linear functions bounding each relaxed node's input."""
     prior = prior or {}
     B, m = domain.lo.shape
     mid, rad = (domain.lo + domain.hi) / 2, (domain.hi - domain.lo) / 2
@@ -90,6 +80,9 @@ def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = 
         src = node.inputs[0]
         if isinstance(op, RELAXED):
             if src not in bounds:
+                if functions is not None:
+                    M, R = values[src]
+                    functions[src] = (M - R, M + R)
                 l, u = concrete(*values[src])
                 for known in (box.get(src), prior.get(src)):
                     if known is not None:
@@ -114,7 +107,7 @@ def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = 
         elif op.is_affine:
             args = [values[i] for i in node.inputs]
             M = _apply(net, node, op, [a[0] for a in args], const=True)
-            R = _apply(net, node, op if isinstance(op, NONNEGATIVE) else _magnitude(op), [a[1] for a in args], const=False)
+            R = _apply(net, node, op.magnitude(), [a[1] for a in args], const=False)
             values[node.name] = (M, R)
         else:
             raise UnsupportedError(f"forward linear bounds do not support {type(op).__name__} (node {node.name!r})")

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation, Linear, MaxPool2d
-from ..reach.relax import breakpoints, crosses_breakpoint
+from ..reach.relax import crosses_breakpoint
 from ..reach.star import pool_windows
 from .relaxations import PoolRelaxation, Relaxation, max_pool_exact, relax, relax_max_pool
 
@@ -314,7 +314,7 @@ def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.
         out = np.zeros(l.shape[1], dtype=bool)
         out[entries[entries >= 0]] = True
         return out
-    if breakpoints(op) is None:
+    if op.breakpoints is None:
         return np.any(u > l, axis=0)
     return np.any(crosses_breakpoint(op, l, u), axis=0)
 

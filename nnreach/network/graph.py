@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .ops import Op
+from .ops import Activation, Linear, Op, Reshape
 
 INPUT = "input"
 """Name by which nodes refer to the network input."""
@@ -144,6 +144,21 @@ class Network:
                 return False
             prev = n.name
         return self.output == prev
+
+    @property
+    def is_chain(self) -> bool:
+        """Whether the network is sequential, of 1-D ``Linear`` layers, reshapes and piecewise-linear
+        activations (what ``milp``, linear-region walks and exact region searches take)."""
+        if not self.is_sequential:
+            return False
+        for node in self.nodes:
+            op = node.op
+            if isinstance(op, Activation):
+                if op.breakpoints is None:
+                    return False
+            elif not (isinstance(op, Reshape) or (isinstance(op, Linear) and len(self.shape_of(node.inputs[0])) == 1)):
+                return False
+        return True
 
     # -- evaluation ----------------------------------------------------------------------------------
 

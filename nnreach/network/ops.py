@@ -46,6 +46,14 @@ class Op:
         """A short human-readable description for ``nnreach info``."""
         return type(self).__name__
 
+    def magnitude(self) -> "Op":
+        """For an affine op: the op whose linear part is the entrywise absolute value of this one's,
+        with no offset (what interval and symbolic bounds push radii through). The default is for
+        affine ops whose linear part has no negative entry and which have no offset."""
+        if not self.is_affine:
+            raise TypeError(f"{type(self).__name__} is not affine")
+        return self
+
 
 # ---------------------------------------------------------------------------------------------
 # Affine operations
@@ -85,6 +93,9 @@ class Linear(Op):
 
     def describe(self):
         return f"Linear {self.weight.shape[1]} -> {self.weight.shape[0]}"
+
+    def magnitude(self):
+        return Linear(np.abs(self.weight), np.zeros_like(self.bias))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -126,6 +137,9 @@ class ElementwiseAffine(Op):
 
     def describe(self):
         return "ElementwiseAffine"
+
+    def magnitude(self):
+        return ElementwiseAffine(np.abs(self.scale), np.zeros_like(self.offset))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -321,6 +335,9 @@ class Conv2d(Op):
         o, i, kh, kw = self.weight.shape
         return f"Conv2d {i * self.groups} -> {o}, kernel {kh}x{kw}, stride {self.stride}, pad {self.padding}"
 
+    def magnitude(self):
+        return Conv2d(np.abs(self.weight), np.zeros_like(self.bias), self.stride, self.padding, self.dilation, self.groups)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class AvgPool2d(Op):
@@ -430,7 +447,13 @@ class MaxPool2d(Op):
 
 
 class Activation(Op):
-    """An elementwise function ``y = f(x)``; subclasses give ``f`` and its derivative."""
+    """An elementwise function ``y = f(x)``; subclasses give ``f`` and its derivative, and say what
+    analyses need to know of it: its ``breakpoints`` (sorted; None when it is not piecewise linear)
+    and whether it is ``monotone`` (non-decreasing: interval bounds map the ends, relaxation lines
+    have slopes >= 0). Its linear relaxations are in :mod:`nnreach.bounds.relaxations`."""
+
+    breakpoints: tuple[float, ...] | None = None
+    monotone: bool = True
 
     def derivative(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -442,6 +465,8 @@ class Activation(Op):
 @dataclass(frozen=True, slots=True, eq=False)
 class Relu(Activation):
     """``max(x, 0)``."""
+
+    breakpoints = (0.0,)
 
     def forward(self, x):
         return np.maximum(x, 0)
@@ -455,6 +480,7 @@ class LeakyRelu(Activation):
     """``x`` for ``x >= 0`` and ``alpha x`` below."""
 
     alpha: float = 0.01
+    breakpoints = (0.0,)
 
     def forward(self, x):
         return np.where(x >= 0, x, x * x.dtype.type(self.alpha))
@@ -476,6 +502,10 @@ class Clip(Activation):
     def __post_init__(self):
         if not self.lo <= self.hi:
             raise ValueError(f"Clip needs lo <= hi, got [{self.lo}, {self.hi}]")
+
+    @property
+    def breakpoints(self) -> tuple[float, float]:
+        return (float(self.lo), float(self.hi))
 
     def forward(self, x):
         return np.clip(x, self.lo, self.hi)

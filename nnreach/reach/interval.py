@@ -10,6 +10,7 @@ import numpy as np
 
 from ..network.ops import (Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear,
                            MaxPool2d, Reshape, Transpose)
+from ..errors import UnsupportedError
 from ..sets.box import Box
 from ._apply import apply_flat
 from .registry import rule
@@ -19,29 +20,18 @@ METHOD = "interval"
 
 @rule((Activation, MaxPool2d, AvgPool2d, Reshape, Transpose, Concat, Add), Box, METHOD)
 def monotone_box(op, xs: tuple[Box, ...], shapes) -> Box:
+    if isinstance(op, Activation) and not op.monotone:
+        raise UnsupportedError(f"interval bounds of {type(op).__name__} need a monotone activation")
     lo = apply_flat(op, [x.lo[None] for x in xs], shapes)[0]
     hi = apply_flat(op, [x.hi[None] for x in xs], shapes)[0]
     return Box(lo, hi)
 
 
-def _center_radius(op, x: Box, abs_op, shape) -> Box:
+@rule((Linear, Conv2d, ElementwiseAffine), Box, METHOD)
+def signed_box(op, xs, shapes) -> Box:
+    """``c' = op(c)``, ``r' = |op| r`` (:meth:`nnreach.network.ops.Op.magnitude`)."""
+    x = xs[0]
     c, r = (x.lo + x.hi) / 2, (x.hi - x.lo) / 2
-    c2 = apply_flat(op, [c[None]], [shape])[0]
-    r2 = apply_flat(abs_op, [r[None]], [shape])[0]
+    c2 = apply_flat(op, [c[None]], shapes)[0]
+    r2 = apply_flat(op.magnitude(), [r[None]], shapes)[0]
     return Box(c2 - r2, c2 + r2)
-
-
-@rule(Linear, Box, METHOD)
-def linear_box(op: Linear, xs, shapes) -> Box:
-    return _center_radius(op, xs[0], Linear(np.abs(op.weight), np.zeros_like(op.bias)), shapes[0])
-
-
-@rule(Conv2d, Box, METHOD)
-def conv_box(op: Conv2d, xs, shapes) -> Box:
-    abs_op = Conv2d(np.abs(op.weight), np.zeros_like(op.bias), op.stride, op.padding, op.dilation, op.groups)
-    return _center_radius(op, xs[0], abs_op, shapes[0])
-
-
-@rule(ElementwiseAffine, Box, METHOD)
-def scale_box(op: ElementwiseAffine, xs, shapes) -> Box:
-    return _center_radius(op, xs[0], ElementwiseAffine(np.abs(op.scale), 0.0), shapes[0])

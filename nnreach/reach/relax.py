@@ -10,23 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..network.ops import Activation, Clip, LeakyRelu, Relu, Sigmoid, Tanh
-
-
-def breakpoints(op: Activation) -> tuple[float, ...] | None:
-    """Breakpoints of a piecewise-linear activation, or None when it is not piecewise linear."""
-    if isinstance(op, (Relu, LeakyRelu)):
-        return (0.0,)
-    if isinstance(op, Clip):
-        return (op.lo, op.hi)
-    return None
+from ..network.ops import Activation, Sigmoid, Tanh
 
 
 def crosses_breakpoint(op: Activation, l: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Elementwise, whether ``[l, u]`` strictly contains a breakpoint of the piecewise-linear ``op``
     (where it is not one linear piece); arrays of one shape."""
     cross = np.zeros(np.shape(l), dtype=bool)
-    for b in breakpoints(op):
+    for b in op.breakpoints:
         cross |= (l < b) & (u > b)
     return cross
 
@@ -42,7 +33,7 @@ def parallel_relaxation(op: Activation, l: np.ndarray, u: np.ndarray) -> tuple[n
     width = u - l
     flat = width <= 0
     safe = np.where(flat, 1.0, width)
-    bps = breakpoints(op)
+    bps = op.breakpoints
     if bps is not None:
         lam = np.where(flat, 0.0, (fu - fl) / safe)
         cands = [l, u] + [np.clip(b, l, u) for b in bps]

@@ -43,7 +43,7 @@ from ..network.ops import (Activation, Add, AvgPool2d, Clip, Concat, Conv2d, Ele
 from ..sets.star import Star
 from ._apply import apply_flat, linear_part
 from .registry import rule
-from .relax import breakpoints, parallel_relaxation
+from .relax import parallel_relaxation
 
 APPROX = "approx-star"
 EXACT = "exact-star"
@@ -130,7 +130,7 @@ def pieces(op: Activation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ``(b, s, t)``: sorted breakpoints (p,), and slopes and intercepts (p + 1,): on piece ``j``,
         ``[b[j-1], b[j]]`` (open-ended at both ends), ``f(x) = s[j] x + t[j]``.
     """
-    bps = breakpoints(op)
+    bps = op.breakpoints
     if bps is None:
         raise UnsupportedError(f"{type(op).__name__} is not piecewise linear")
     b = np.unique(np.asarray(bps, dtype=np.float64))

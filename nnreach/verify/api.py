@@ -19,7 +19,6 @@ from .milp import milp
 from .problem import Problem
 from .result import Result, Status
 from .settings import Settings
-from .star_search import is_chain
 from .symbolic import deeppoly
 
 Method = Callable[[Problem, Settings, Deadline], Result]
@@ -28,7 +27,7 @@ def complete_method(net: Network) -> tuple[str, Method]:
     """The complete method ``auto`` uses for ``net``: for chains of dense layers and piecewise-linear
     activations ``exact-star`` with few inputs and ``milp`` with many, ``bab`` for other networks
     (input splits with few inputs, neuron splits with many)."""
-    if is_chain(net):
+    if net.is_chain:
         return ("exact-star", exact_star) if net.input_size <= LOW_INPUT_DIM else ("milp", milp)
     return "bab", bab
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 from ..bounds.optimised import Optimisation
 from ..network.ops import Activation
-from ..reach.relax import breakpoints
 from .deadline import Deadline, Timeout
 from .problem import Problem
 from .result import Result, Status
@@ -58,7 +57,7 @@ NEURON_SPLITS = Config(LinearBounding("backward", Optimisation(steps=10), record
 
 def neuron_splits(problem: Problem) -> Config:
     """:data:`NEURON_SPLITS`, with the relaxation LP for networks with smooth activations."""
-    smooth = any(breakpoints(n.op) is None for n in problem.network.nodes if isinstance(n.op, Activation))
+    smooth = any(n.op.breakpoints is None for n in problem.network.nodes if isinstance(n.op, Activation))
     if not smooth:
         return NEURON_SPLITS
     return Config(RelaxationLPBounding(NEURON_SPLITS.bounding), NEURON_SPLITS.branching, batch=NEURON_SPLITS.batch,

@@ -47,7 +47,6 @@ from .result import Counterexample, Result, Status
 from .settings import Settings
 from ..parallel.chunks import search_chunk, search_read_only_chunk, search_with_workers
 from ..parallel.pools import ForkedPool, RayPool
-from .star_search import is_chain
 from .star_search import search as search_chain
 
 NAME = "exact-star"
@@ -192,7 +191,7 @@ def exact_star(problem: Problem, settings: Settings, deadline: Deadline) -> Resu
     """Exact star-set search over every property; see the module docstring."""
     net = simplify(problem.network)
     stats: dict = {}
-    walk = search_chain if is_chain(net) else search
+    walk = search_chain if net.is_chain else search
     if walk is search_chain and settings.ray is not None:
         from ..parallel.ray_tasks import connect
 

@@ -29,7 +29,6 @@ from .problem import Problem, Property
 from .region_walk import walk
 from .result import Result, Status
 from .settings import Settings
-from .star_search import is_chain
 
 NAME = "falsify"
 
@@ -94,7 +93,7 @@ def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadli
             alpha = width * scale * (1 - step / settings.pgd_steps) + width * 1e-3
             x = np.clip(x - alpha * np.sign(g), box.lo, box.hi)
             stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
-        if is_chain(net):
+        if net.is_chain:
             for x0 in best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]:
                 ce = walk(problem, index, poly, x0, stats, deadline)
                 if ce is not None:

@@ -1,6 +1,6 @@
 """Exact decisions for chains of dense layers and piecewise-linear activations by mixed-integer LP: ``milp``.
 
-Requirements: a chain network (:func:`nnreach.verify.star_search.is_chain`): dense layers, reshapes and
+Requirements: a chain network (:attr:`nnreach.network.Network.is_chain`): dense layers, reshapes and
     ReLU, leaky ReLU or clip activations.
 Returns: HOLDS when no input of the box reaches an unsafe polytope, VIOLATED with a confirmed
     counterexample, UNKNOWN when the solver's answer cannot be used (a candidate that does not confirm,
@@ -44,7 +44,6 @@ from .deadline import Deadline, Timeout
 from .problem import Problem
 from .result import Counterexample, Result, Status
 from .settings import Settings
-from .star_search import is_chain
 
 NAME = "milp"
 INFEASIBLE_TOL = 1e-5
@@ -267,7 +266,7 @@ def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: d
 
 def milp(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """Decide every property's unsafe polytopes by mixed-integer programs (see the module docstring)."""
-    if not is_chain(problem.network):
+    if not problem.network.is_chain:
         raise UnsupportedError("milp needs a chain of dense layers and piecewise-linear activations")
     stats: dict = {}
     unknown = False

@@ -1,6 +1,6 @@
 """Local search for counterexamples over the linear regions of a chain network.
 
-A chain network of piecewise-linear activations (:func:`nnreach.verify.star_search.is_chain`) is affine
+A chain network of piecewise-linear activations (:attr:`nnreach.network.Network.is_chain`) is affine
 on each *linear region*, the inputs that put every neuron in the same linear piece. On one region the
 deepest point of an unsafe polytope ``A y <= b`` (the input with the smallest worst row
 ``max_i a_i . y - b_i``) is one LP. :func:`walk` repeats that LP from region to region: the optimum

@@ -51,7 +51,6 @@ from ..bounds.relaxations import relax
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation, Linear, Reshape
-from ..reach.relax import breakpoints
 from ..reach.star import piece_constraints, piece_hi, piece_lo, piece_range, pieces
 from ..sets.polytope import HPolytope
 from ..sets.star import Star
@@ -88,7 +87,7 @@ def is_chain(net: Network) -> bool:
     for node in net.nodes:
         op = node.op
         if isinstance(op, Activation):
-            if breakpoints(op) is None:
+            if op.breakpoints is None:
                 return False
         elif not (isinstance(op, Reshape) or (isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1)):
             return False

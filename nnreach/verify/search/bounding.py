@@ -6,11 +6,17 @@
   the polytope's rows, mixed with weights (:class:`nnreach.bounds.optimised.Mixture`), bounded by
   back-substitution with optimised line parameters and split multipliers (alpha-CROWN and beta-CROWN,
   :mod:`nnreach.bounds.optimised`; ``Optimisation.none()`` is plain CROWN), warm-started from the parent.
+* :class:`RegionLPBounding`: the above with each row bounded too, then for the domains left open the
+  LP ``min max`` of the rows' linear lower bounds over the domain's box and its constraints (the
+  splits as linear constraints on the input); cheap for few inputs, and exact on linear regions.
 * :class:`RelaxationLPBounding`: the above, then for the domains left open the LP of the whole
   relaxation with the cuts as constraints (:mod:`nnreach.bounds.lp_relaxation`); it makes neuron
   splits complete for smooth activations and yields a candidate input and a branching signal.
 
-Every strategy returns a :class:`.domain.Bounded`; a domain's margin never drops below its parent's.
+Every strategy is called as ``strategy(target, domains, known=None)`` and returns a
+:class:`.domain.Bounded`; ``known`` are linear bounds of the domains computed already (by a
+branching lookahead), which a strategy completes instead of computing them again. A domain's margin
+never drops below its parent's.
 """
 
 from __future__ import annotations
@@ -22,16 +28,17 @@ import numpy as np
 from ...bounds.forward import forward_bounds
 from ...bounds.linear import RELAXED, Bounds, InputDomain, backward, domain_bounds
 from ...bounds.lp_relaxation import RelaxationLP
-from ...bounds.optimised import Optimisation, optimise, optimised_bounds
+from ...bounds.optimised import Optimisation, Parameters, optimise, optimised_bounds
 from ...errors import UnsupportedError
-from ...lp import LPStatus
+from ...lp import LinearProgram, LPStatus
+from ..region_walk import epigraph
 from ...network.ops import Activation
 from .domain import Bounded, Domains, Target
 
 EMPTY_TOL = 1e-7
 """A domain is empty when some neuron's bounds cross by more than this (relative) amount."""
 
-INTERMEDIATE = ("backward", "forward", "reuse")
+INTERMEDIATE = ("backward", "forward", "both", "reuse")
 
 
 def priors(doms: Domains) -> Bounds:
@@ -47,7 +54,8 @@ class LinearBounding:
     """Intermediate bounds, then the polytope's rows by (optimised) back-substitution.
 
     Attributes:
-        intermediate: one of :data:`INTERMEDIATE` (``"reuse"`` computes by back-substitution where a
+        intermediate: one of :data:`INTERMEDIATE` (``"both"``: forward mode, then back-substitution
+            for the neurons it leaves undecided; ``"reuse"`` computes by back-substitution where a
             domain has no parent bounds).
         optimisation: the gradient ascent of the final bound (alpha, beta and the rows' weights).
         record: return the coefficients reaching every activation (for neuron-split scores).
@@ -56,6 +64,10 @@ class LinearBounding:
         recompute: with ``"backward"`` bounds after a neuron split, how many relaxed nodes after the
             split get new bounds (the nodes before it keep their parent's bounds, which nothing
             changed; None: all after it).
+        rows: also bound every polytope row on its own (``Bounded.rows``), and at the root use them
+            in the margins.
+        functions: with ``"forward"`` bounds, return the linear functions bounding each relaxed
+            node's input (``Bounded.functions``; what a neuron split turns into a constraint).
     """
 
     intermediate: str = "backward"
@@ -63,17 +75,26 @@ class LinearBounding:
     record: bool = False
     root: Optimisation | None = None
     recompute: int | None = None
+    rows: bool = False
+    functions: bool = False
 
     def __post_init__(self):
         if self.intermediate not in INTERMEDIATE:
             raise ValueError(f"intermediate must be one of {INTERMEDIATE}, got {self.intermediate!r}")
 
-    def __call__(self, target: Target, doms: Domains) -> Bounded:
+    def __call__(self, target: Target, doms: Domains, known: Bounded | None = None) -> Bounded:
+        if known is not None:
+            return known
         net = target.net
         dom = InputDomain(doms.lo, doms.hi)
         prior = priors(doms)
-        if self.intermediate == "forward":
-            bounds, empty = forward_bounds(net, dom, prior=prior, tol=EMPTY_TOL)
+        functions = {} if self.intermediate == "both" or (self.functions and self.intermediate == "forward") else None
+        if self.intermediate in ("forward", "both"):
+            bounds, empty = forward_bounds(net, dom, prior=prior, tol=EMPTY_TOL, functions=functions)
+            if self.intermediate == "both":   # back-substitution where forward mode leaves neurons undecided
+                exact = frozenset(k for k, (L, U) in (functions or {}).items() if np.array_equal(L, U))
+                bounds, more = domain_bounds(net, dom, prior=bounds, tol=EMPTY_TOL, keep=exact)
+                empty |= more
         elif self.intermediate == "reuse" and doms.bounds is not None:
             bounds = {k: (lo, np.maximum(hi, lo)) for k, (lo, hi) in prior.items()}
             empty = np.zeros(doms.size, dtype=bool)
@@ -102,11 +123,79 @@ class LinearBounding:
             target.counters.optimised += doms.size
         margin = np.maximum(lb.lower, doms.margin)
         obj = target.objective
-        if doms.params is None and len(obj.owner) > obj.count:   # at the root: each row on its own too
-            rows = backward(net, dom, net.output, obj.rows, bounds).lower - obj.rhs
+        rows = None
+        if self.rows or (doms.params is None and len(obj.owner) > obj.count):   # at the root: each row on its own too
+            each = backward(net, dom, net.output, obj.rows, bounds)
+            rows = (each.A, each.c - obj.rhs)
+            excess = each.lower - obj.rhs
             for p in range(obj.count):
-                margin[:, p] = np.maximum(margin[:, p], rows[:, obj.owner == p].max(axis=1))
-        return Bounded(margin, empty, bounds, lb.A, lb.c, lb.recorded, params)
+                margin[:, p] = np.maximum(margin[:, p], excess[:, obj.owner == p].max(axis=1))
+        return Bounded(margin, empty, bounds, lb.A, lb.c, lb.recorded, params,
+                       functions=functions if self.functions else None, rows=rows if self.rows else None)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionLPBounding:
+    """:class:`LinearBounding` (with each row bounded on its own), then for every open domain and
+    polytope the LP ``min_x max(g(x))`` over the domain's box and constraints of the linear lower
+    bounds ``g`` of its rows and of their mixture (a point must violate every row at once to be unsafe).
+    Where it is positive the polytope is excluded; its minimiser is a candidate input, and its dual
+    values become the mixture's weights (the best mix of the rows), inherited by the children.
+
+    With ``tighten``, the box of every domain with constraints is first shrunk to the constraints'
+    extent by LP (two per input, only for the sides whose witness point a constraint cut off), which
+    tightens every bound computed on the box.
+
+    Attributes:
+        linear: the linear bounds (``rows`` and, for neuron splits, ``functions`` set).
+        tighten: shrink the boxes by LP first.
+    """
+
+    linear: LinearBounding = field(default_factory=lambda: LinearBounding("forward", Optimisation.none(), rows=True,
+                                                                          functions=True))
+    tighten: bool = True
+
+    def __call__(self, target: Target, doms: Domains, known: Bounded | None = None) -> Bounded:
+        if known is not None:
+            bd = known
+        else:
+            empty = tighten_boxes(target, doms) if self.tighten else np.zeros(doms.size, dtype=bool)
+            bd = self.linear(target, doms)
+            bd.empty |= empty
+        proof = target.settings.proof_margin
+        obj = target.objective
+        A_rows, c_rows = bd.rows
+        points = np.full(doms.lo.shape, np.nan)
+        weights = None if bd.params is None or bd.params.weights is None else bd.params.weights.copy()
+        m = doms.lo.shape[1]
+        for d in np.flatnonzero(~bd.empty & bd.open(proof).any(axis=1)):
+            target.deadline.check()
+            C = np.zeros((0, m)) if doms.rows is None else doms.rows[d]
+            rhs = np.zeros(0) if doms.rhs is None else doms.rhs[d]
+            for p in np.flatnonzero(bd.margin[d] <= proof):
+                mine = np.flatnonzero(obj.owner == p)
+                G = np.vstack([A_rows[d, mine], bd.A[d, p][None]])
+                g = np.append(c_rows[d, mine], bd.c[d, p])
+                target.counters.lps += 1
+                lp, res = epigraph(G, g, C, rhs, doms.lo[d], doms.hi[d])
+                if res.status is LPStatus.INFEASIBLE:
+                    bd.empty[d] = True
+                    break
+                if res.status is not LPStatus.OPTIMAL:
+                    continue
+                bd.margin[d, p] = max(bd.margin[d, p], res.value)
+                if bd.margin[d, p] > proof:
+                    continue
+                if np.isnan(points[d, 0]):
+                    points[d] = res.x[:m]
+                mu = np.abs(lp.row_duals()[:len(mine) + 1])
+                if weights is not None and mu.sum() > 0:
+                    w = mu[:-1] + mu[-1] * weights[d, mine]
+                    weights[d, mine] = w / w.sum()
+        bd.points = points
+        if weights is not None:
+            bd.params = Parameters(bd.params.alpha, bd.params.beta, weights)
+        return bd
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +205,8 @@ class RelaxationLPBounding:
 
     linear: LinearBounding = field(default_factory=LinearBounding)
 
-    def __call__(self, target: Target, doms: Domains) -> Bounded:
-        bd = self.linear(target, doms)
+    def __call__(self, target: Target, doms: Domains, known: Bounded | None = None) -> Bounded:
+        bd = self.linear(target, doms, known)
         program = _program(target)
         if program is None:
             return bd
@@ -155,3 +244,39 @@ def _program(target: Target) -> RelaxationLP | None:
         except UnsupportedError:   # max pooling
             target.cache["relaxation_lp"] = None
     return target.cache["relaxation_lp"]
+
+
+def tighten_boxes(target: Target, doms: Domains) -> np.ndarray:
+    """Shrink the box of each domain with constraints (in place) to their extent: an LP per side whose
+    witness is unknown; witnesses are kept (created for the batch if missing). Returns the domains
+    (B,) the LPs found empty."""
+    B, m = doms.lo.shape
+    empty = np.zeros(B, dtype=bool)
+    if doms.rows is None:
+        return empty
+    if doms.witnesses is None:
+        doms.witnesses = np.full((B, 2, m, m), np.nan)
+    for d in range(B):
+        todo = np.argwhere(np.isnan(doms.witnesses[d, :, :, 0]))
+        if not len(todo):
+            continue
+        target.deadline.check()
+        lp = LinearProgram(doms.rows[d], doms.rhs[d], doms.lo[d], doms.hi[d])
+        for side, i in todo:
+            target.counters.box_lps += 1
+            e = np.zeros(m)
+            e[i] = 1.0
+            res = lp.maximize(e) if side else lp.minimize(e)
+            if res.status is LPStatus.INFEASIBLE:
+                empty[d] = True
+                break
+            if res.status is not LPStatus.OPTIMAL:
+                continue
+            doms.witnesses[d, side, i] = res.x
+            slack = 1e-9 * (1 + abs(res.value))
+            if side:
+                doms.hi[d, i] = min(doms.hi[d, i], res.value + slack)
+            else:
+                doms.lo[d, i] = max(doms.lo[d, i], res.value - slack)
+        doms.hi[d] = np.maximum(doms.hi[d], doms.lo[d])
+    return empty

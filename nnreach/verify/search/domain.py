@@ -34,7 +34,9 @@ class Counters:
         domains: domains bounded; closed: domains shown safe (or empty) by a bound;
         splits: domains split; leaves: domains decided without a split (exact LP or none left);
         lps: linear programs solved; confirm_calls: candidates replayed for confirmation;
-        attacks: candidate inputs executed; optimised: domains whose bound was optimised.
+        attacks: candidate inputs executed; optimised: domains whose bound was optimised;
+        lookahead: candidate children bounded to choose a split; walk_lps: LPs of walks over linear
+        regions; box_lps: LPs that shrink boxes to their constraints.
     """
 
     domains: int = 0
@@ -45,6 +47,9 @@ class Counters:
     confirm_calls: int = 0
     attacks: int = 0
     optimised: int = 0
+    lookahead: int = 0
+    walk_lps: int = 0
+    box_lps: int = 0
 
     def merge(self, other: "Counters") -> None:
         for f in fields(self):
@@ -110,6 +115,13 @@ class Domains:
         params: the parent's optimised parameters, or None.
         since: (B,) the position (in the network's nodes) of the first node whose value's bounds may
             differ from the parent's: a neuron split changes nothing before the split node.
+        rows, rhs: (B, r, n_in), (B, r) linear constraints ``rows x <= rhs`` that every input of the
+            domain meeting its cuts satisfies (the cuts through the linear functions bounding the
+            split neurons: exact where everything before a split neuron is fixed), or None; rows of
+            zeros pad batches of domains with fewer.
+        witnesses: (B, 2, n_in, n_in) per domain, per side (lower, upper) and input, a point of the
+            domain's box and constraints where that input is at that side (NaN: unknown), or None;
+            a box side whose witness meets a new constraint needs no LP to stay tight.
     """
 
     lo: np.ndarray
@@ -119,6 +131,9 @@ class Domains:
     bounds: Bounds | None = None
     params: Parameters | None = None
     since: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    rhs: np.ndarray | None = None
+    witnesses: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -135,7 +150,9 @@ class Domains:
         pick = lambda d: None if d is None else {k: (lo[index], hi[index]) for k, (lo, hi) in d.items()}
         return Domains(self.lo[index], self.hi[index], pick(self.cuts), self.margin[index], pick(self.bounds),
                        None if self.params is None else self.params.take(np.arange(self.size)[index]),
-                       None if self.since is None else self.since[index])
+                       None if self.since is None else self.since[index],
+                       None if self.rows is None else self.rows[index], None if self.rhs is None else self.rhs[index],
+                       None if self.witnesses is None else self.witnesses[index])
 
     @staticmethod
     def concatenate(parts: list["Domains"]) -> "Domains":
@@ -147,8 +164,23 @@ class Domains:
             for name in getattr(parts[0], key)}
         params = None if parts[0].params is None else Parameters.concatenate([p.params for p in parts], [p.size for p in parts])
         since = None if any(p.since is None for p in parts) else np.concatenate([p.since for p in parts])
+        rows = rhs = None
+        if any(p.rows is not None for p in parts):
+            r = max(0 if p.rows is None else p.rows.shape[1] for p in parts)
+            m = parts[0].lo.shape[1]
+            rows = np.concatenate([np.concatenate([np.zeros((p.size, 0, m)) if p.rows is None else p.rows,
+                                                   np.zeros((p.size, r - (0 if p.rows is None else p.rows.shape[1]), m))], axis=1)
+                                   for p in parts])
+            rhs = np.concatenate([np.concatenate([np.zeros((p.size, 0)) if p.rhs is None else p.rhs,
+                                                  np.zeros((p.size, r - (0 if p.rhs is None else p.rhs.shape[1])))], axis=1)
+                                  for p in parts])
+        witnesses = None
+        if any(p.witnesses is not None for p in parts):
+            m = parts[0].lo.shape[1]
+            witnesses = np.concatenate([np.full((p.size, 2, m, m), np.nan) if p.witnesses is None else p.witnesses
+                                        for p in parts])
         return Domains(np.concatenate([p.lo for p in parts]), np.concatenate([p.hi for p in parts]), cat("cuts"),
-                       np.concatenate([p.margin for p in parts]), cat("bounds"), params, since)
+                       np.concatenate([p.margin for p in parts]), cat("bounds"), params, since, rows, rhs, witnesses)
 
     def chunks(self, size: int) -> list["Domains"]:
         """This batch in pieces of at most ``size`` domains, in order."""
@@ -173,6 +205,10 @@ class Bounded:
         points: (B, n_in) a candidate input per domain (an LP's optimum), NaN where there is none.
         strays: per activation node, how far each neuron's output strays from the activation at the
             LP's optimum (B, n), or None.
+        functions: the linear functions of the input bounding every relaxed node's input (forward
+            mode: :data:`nnreach.bounds.forward.Functions`), or None.
+        rows: per-row linear lower bounds ``(A (B, R, n_in), c (B, R))`` of every polytope row's excess
+            ``a_r . y - b_r``, or None.
     """
 
     margin: np.ndarray
@@ -184,13 +220,33 @@ class Bounded:
     params: Parameters | None = None
     points: np.ndarray | None = None
     strays: dict[str, np.ndarray] | None = None
+    functions: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def take(self, index: np.ndarray) -> "Bounded":
         pick = lambda d: None if d is None else {k: v[index] for k, v in d.items()}
-        return Bounded(self.margin[index], self.empty[index], {k: (l[index], u[index]) for k, (l, u) in self.bounds.items()},
-                       self.A[index], self.c[index], pick(self.coefficients),
+        pairs = lambda d: None if d is None else {k: (l[index], u[index]) for k, (l, u) in d.items()}
+        return Bounded(self.margin[index], self.empty[index], pairs(self.bounds), self.A[index], self.c[index],
+                       pick(self.coefficients),
                        None if self.params is None else self.params.take(np.arange(len(self.margin))[index]),
-                       None if self.points is None else self.points[index], pick(self.strays))
+                       None if self.points is None else self.points[index], pick(self.strays), pairs(self.functions),
+                       None if self.rows is None else (self.rows[0][index], self.rows[1][index]))
+
+    @staticmethod
+    def concatenate(parts: list["Bounded"]) -> "Bounded":
+        """The results of several batches, one after the other (computed alike)."""
+        if len(parts) == 1:
+            return parts[0]
+        cat = lambda get: None if get(parts[0]) is None else np.concatenate([get(p) for p in parts])
+        dicts = lambda get: None if get(parts[0]) is None else {k: np.concatenate([get(p)[k] for p in parts]) for k in get(parts[0])}
+        pairs = lambda get: None if get(parts[0]) is None else {
+            k: tuple(np.concatenate([get(p)[k][s] for p in parts]) for s in (0, 1)) for k in get(parts[0])}
+        params = None if parts[0].params is None else Parameters.concatenate([p.params for p in parts],
+                                                                             [len(p.margin) for p in parts])
+        rows = None if parts[0].rows is None else tuple(np.concatenate([p.rows[s] for p in parts]) for s in (0, 1))
+        return Bounded(cat(lambda p: p.margin), cat(lambda p: p.empty), pairs(lambda p: p.bounds), cat(lambda p: p.A),
+                       cat(lambda p: p.c), dicts(lambda p: p.coefficients), params, cat(lambda p: p.points),
+                       dicts(lambda p: p.strays), pairs(lambda p: p.functions), rows)
 
     def open(self, proof_margin: float) -> np.ndarray:
         """(B, P): the polytopes not excluded yet on each domain."""

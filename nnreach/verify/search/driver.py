@@ -1,12 +1,13 @@
 """The driver of every branch-and-bound search: batches, the stack, the deadline and the counters.
 
-A search (:func:`search`) decides one unsafe polytope of one property with a :class:`Config`: a
-bounding strategy (:mod:`.bounding`) and a branching strategy (:mod:`.branching`); the oracle
-(:mod:`.oracle`) attacks every open domain and decides the leaves. Batches of up to ``Config.batch``
+A search (:func:`search`) decides unsafe polytopes of one property with a :class:`Config`: a
+bounding strategy (:mod:`.bounding`), a branching strategy (:mod:`.branching`) and an oracle
+(:mod:`.oracle`) that attacks every open domain and decides the leaves. Batches of up to ``Config.batch``
 domains come off a depth-first stack (which keeps it small and reaches counterexamples early): they
 are bounded in one vectorised pass, the domains whose margin clears ``Settings.proof_margin`` or whose
 cuts are infeasible are closed, the others are attacked and split, and their children go on the
-stack. A branching strategy with a lookahead hands its children over bounded already.
+stack. A branching strategy with a lookahead hands its children over with their linear bounds, which
+the bounding strategy completes (an LP, say) instead of computing them again.
 
 :func:`decide` runs a search per property and polytope and reports a :class:`~nnreach.verify.result.Result`.
 """
@@ -27,7 +28,7 @@ from ..problem import Problem
 from ..result import Counterexample, Result, Status
 from ..settings import Settings
 from .domain import Bounded, Counters, Domains, Target
-from .oracle import attack, decide_leaf
+from .oracle import Oracle
 
 Bounding = Callable[[Target, Domains], Bounded]
 
@@ -42,6 +43,7 @@ class Config:
     branching: Callable
     batch: int = 64
     joint: bool = True
+    oracle: Oracle = Oracle()
 
 
 def _pop(stack: list, size: int) -> tuple[Domains, Bounded | None]:
@@ -72,31 +74,30 @@ def search(target: Target, config: Config) -> Counterexample | Status:
     unknown = False
     while stack:
         target.deadline.check()
-        doms, bd = _pop(stack, config.batch)
-        if bd is None:
-            bd = config.bounding(target, doms)
+        doms, known = _pop(stack, config.batch)
+        bd = config.bounding(target, doms, known)
         target.cache.setdefault("root_bounds", bd.bounds)
         open_ = ~bd.empty & bd.open(margin).any(axis=1)
         target.counters.closed += int(doms.size - open_.sum())
         if not open_.any():
             continue
         doms, bd = doms.take(open_), bd.take(open_)
-        ce = attack(target, doms, bd)
+        ce = config.oracle.attack(target, doms, bd)
         if ce is not None:
             return ce
         children, cbd, leaves = config.branching(target, doms, bd, config.bounding)
         for d in leaves:
             target.deadline.check()
-            out = decide_leaf(target, doms, bd, int(d))
+            out = config.oracle.decide_leaf(target, doms, bd, int(d))
             if isinstance(out, Counterexample):
                 return out
             unknown |= out is Status.UNKNOWN
         if children is not None:
             target.counters.splits += children.size // 2
-            if cbd is not None:
-                stack.append((children, cbd))
-            else:
-                stack.extend((part, None) for part in reversed(children.chunks(config.batch)))
+            pieces = [np.arange(s, min(s + config.batch, children.size)) for s in range(0, children.size, config.batch)]
+            for piece in reversed(pieces):
+                stack.append((children.take(piece) if len(pieces) > 1 else children,
+                              None if cbd is None else cbd.take(piece) if len(pieces) > 1 else cbd))
     return Status.UNKNOWN if unknown else Status.HOLDS
 
 

@@ -1,10 +1,11 @@
 """The oracle of a search: candidate inputs are executed, unsafe ones confirmed independently, and
 the domains no split can shrink are decided exactly where that is possible.
 
-Attacks: for each open domain, the input that minimises the linear lower bound of the excess (a
-corner of the box), the box's center, and the optimum of an LP where a bounding strategy solved one.
-They run through the network in one batch; those whose outputs land in the polytope are confirmed by
-:func:`nnreach.verify.check.confirm_some` (onnxruntime for ONNX models) before they count.
+Attacks: for each open domain, the inputs that minimise the linear lower bounds of the excesses
+(corners of the box), the box's center, and the optimum of an LP where a bounding strategy solved one.
+They run through the network in one batch; those whose outputs land in a polytope are confirmed by
+:func:`nnreach.verify.check.confirm_some` (onnxruntime for ONNX models) before they count. On chain
+networks, walks over linear regions may start from the LP optima, within a budget of LPs.
 
 Leaves: a domain of a piecewise-linear network all of whose neurons are decided is a linear region
 (with the splits' sides): one LP over the box, with every neuron that the root left undecided kept on
@@ -14,29 +15,64 @@ to the minimum width, boxes halved to the minimum width with neurons still undec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...bounds.linear import InputDomain, backward
 from ...lp import LPStatus
 from ...network.ops import Activation
-from ...reach.relax import breakpoints, crosses_breakpoint
+from ...reach.relax import crosses_breakpoint
 from ..check import confirm, confirm_some
-from ..region_walk import epigraph
+from ..region_walk import epigraph, walk
 from ..result import Counterexample, Status
 from .domain import Bounded, Domains, Target
 
 
-def attack(target: Target, doms: Domains, bd: Bounded) -> Counterexample | None:
-    """Execute each domain's candidate inputs (see the module docstring); a confirmed
-    counterexample, or None."""
-    P = bd.A.shape[1]
-    cands = [np.where(bd.A[:, p] > 0, doms.lo, doms.hi) for p in range(P)] + [(doms.lo + doms.hi) / 2]
-    if bd.points is not None:
-        found = ~np.isnan(bd.points).any(axis=1)
-        cands.append(bd.points[found])
-    x = np.concatenate(cands)
-    target.counters.attacks += len(x)
-    return try_inputs(target, x)
+@dataclass(frozen=True, slots=True)
+class Oracle:
+    """Attacks on every open domain and exact decisions of leaves (see the module docstring).
+
+    Attributes:
+        walk: on chain networks, walks over linear regions (:func:`nnreach.verify.region_walk.walk`)
+            start from the LP optima of the domains while their LPs number at most ``walk`` times
+            the bounding LPs (0: no walks).
+    """
+
+    walk: float = 0.0
+
+    def attack(self, target: Target, doms: Domains, bd: Bounded) -> Counterexample | None:
+        """Execute each domain's candidate inputs; a confirmed counterexample, or None."""
+        P = bd.A.shape[1]
+        cands = [np.where(bd.A[:, p] > 0, doms.lo, doms.hi) for p in range(P)] + [(doms.lo + doms.hi) / 2]
+        found = np.zeros(doms.size, dtype=bool) if bd.points is None else ~np.isnan(bd.points).any(axis=1)
+        if found.any():
+            cands.append(bd.points[found])
+        x = np.concatenate(cands)
+        target.counters.attacks += len(x)
+        ce = try_inputs(target, x)
+        if ce is not None or not self.walk or not found.any() or not _chain(target):
+            return ce
+        guide = bd.guide(target.settings.proof_margin)
+        for d in np.flatnonzero(found):
+            if target.counters.walk_lps > self.walk * target.counters.lps:
+                break
+            stats: dict = {}
+            ce = walk(target.problem, target.index, target.polys[guide[d]], bd.points[d], stats, target.deadline)
+            target.counters.walk_lps += stats.get("walk_lps", 0)
+            target.counters.confirm_calls += stats.get("confirm_calls", 0)
+            if ce is not None:
+                return ce
+        return None
+
+    def decide_leaf(self, target: Target, doms: Domains, bd: Bounded, d: int) -> Status | Counterexample:
+        return decide_leaf(target, doms, bd, d)
+
+
+def _chain(target: Target) -> bool:
+    if "chain" not in target.cache:
+        target.cache["chain"] = target.net.is_chain
+    return target.cache["chain"]
 
 
 def try_inputs(target: Target, x: np.ndarray) -> Counterexample | None:
@@ -49,7 +85,7 @@ def try_inputs(target: Target, x: np.ndarray) -> Counterexample | None:
 
 def piecewise_linear(target: Target) -> bool:
     """Whether every activation of the searched network is piecewise linear."""
-    return all(breakpoints(n.op) is not None for n in target.net.nodes if isinstance(n.op, Activation))
+    return all(n.op.breakpoints is not None for n in target.net.nodes if isinstance(n.op, Activation))
 
 
 def decide_leaf(target: Target, doms: Domains, bd: Bounded, d: int) -> Status | Counterexample:
@@ -73,7 +109,7 @@ def decide_leaf(target: Target, doms: Domains, bd: Bounded, d: int) -> Status | 
         if not idx.size:
             continue
         lin = backward(net, dom, src, np.eye(l.shape[1])[idx], one)   # exact here: z = A x + c
-        for b in breakpoints(n.op):
+        for b in n.op.breakpoints:
             above = l[0, idx] >= b
             rows.append(np.where(above[:, None], -lin.A[0], lin.A[0]))
             rhs.append(np.where(above, lin.c[0] - b, b - lin.c[0]))
