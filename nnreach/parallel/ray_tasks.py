@@ -1,5 +1,5 @@
 """Ray: joining a cluster (:func:`connect`), and benchmark rows as Ray tasks (:class:`RayExecutor`).
-Calls that share one state, such as the chunks of a region search or the X0 boxes of a closed loop, run as
+Calls that share one state, such as the chunks of a search or the X0 boxes of a closed loop, run as
 Ray tasks through :class:`nnreach.parallel.pools.RayPool`, with the retries of :data:`RETRIES`.
 
 ``connect("local")`` starts a Ray instance on this machine; any other address (``"auto"``,
@@ -8,7 +8,7 @@ Ray is an optional dependency (``pip install nnreach[ray]``); without it :func:`
 InputError saying so.
 
 Lost work is retried, never duplicated: every task is a pure function of its arguments (a benchmark
-row runs the verifier in a fresh process; a chunk search starts from the regions it was given), Ray
+row runs the verifier in a fresh process; a chunk search starts from the domains it was given), Ray
 runs a task again when its worker dies (``max_retries``), and the driver consumes each task's result
 exactly once, as it completes.
 

@@ -7,8 +7,16 @@ Returns: HOLDS when no output star meets an unsafe polytope; VIOLATED with a con
     UNKNOWN when a star meets an unsafe polytope but no point of the intersection is confirmed by
     execution (the intersection is thin, at the float precision of the model).
 Method: for chain networks (dense layers and piecewise-linear activations, see
-    :func:`.star_search.is_chain`) the batched region search of :mod:`.star_search`, which bounds
-    every region by back-substitution before it splits. Other networks (DAGs, convolutions, max
+    :attr:`nnreach.network.Network.is_chain`) with at most :data:`LOW_DIMENSION` inputs, a search over
+    linear regions in the search core (:data:`REGIONS`): a domain is the input box with the neurons
+    split so far, each split a linear constraint on the input (exact, as every neuron before a split
+    one is fixed: splits go layer by layer); it is bounded by forward-mode and back-substitution
+    bounds and alpha-CROWN, then by the LP ``min max`` of the rows' bounds over its constraints, and
+    split at a neuron of its first undecided layer or halved along an input, whichever of the
+    candidates' children, all bounded, is closest to being closed; LP optima are attacked and walks
+    over linear regions start from them; a domain whose neurons are all decided is a linear region,
+    decided by one LP. Chains with more inputs get ``bab``'s neuron splits (beta-CROWN, one exact LP
+    per linear region at the leaves). Other networks (DAGs, convolutions, max
     pooling): per property, walk the exact-star splits depth-first (:func:`nnreach.reach.iter_reach`). Before
     each non-affine node, the partial star (its predicate box tightened by LP after every split) is
     over-approximated by a zonotope and pushed through the remaining nodes with DeepZ; if that excludes
@@ -25,8 +33,6 @@ Reference: Tran et al., Star-Based Reachability Analysis of Deep Neural Networks
 """
 
 from __future__ import annotations
-
-from functools import partial
 
 import numpy as np
 
@@ -45,11 +51,17 @@ from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample, Result, Status
 from .settings import Settings
-from ..parallel.chunks import search_chunk, search_read_only_chunk, search_with_workers
-from ..parallel.pools import ForkedPool, RayPool
-from .star_search import search as search_chain
+from ..bounds.optimised import Optimisation
+from .bab import NEURON_SPLITS
+from .search import Config, LinearBounding, LookaheadSplit, Oracle, RegionLPBounding, decide
 
 NAME = "exact-star"
+LOW_DIMENSION = 32
+"""Chains with at most this many inputs are searched over linear regions (:data:`REGIONS`)."""
+REGIONS = Config(RegionLPBounding(LinearBounding("both", Optimisation(steps=10), record=True, rows=True, functions=True),
+                                  tighten=False),
+                 LookaheadSplit(neurons=1, inputs=2), batch=128, joint=True, oracle=Oracle(walk=0.25))
+"""The search over linear regions of chains with few inputs (see the module docstring)."""
 SAMPLES = 256
 """Random inputs executed per property before the search (a cheap shortcut to easy counterexamples)."""
 
@@ -190,18 +202,13 @@ def search(problem: Problem, net: Network, index: int, settings: Settings, deadl
 def exact_star(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """Exact star-set search over every property; see the module docstring."""
     net = simplify(problem.network)
+    if net.is_chain:
+        config = REGIONS if net.input_size <= LOW_DIMENSION else NEURON_SPLITS
+        return decide(problem, net, config, settings, deadline, NAME)
     stats: dict = {}
-    walk = search_chain if net.is_chain else search
-    if walk is search_chain and settings.ray is not None:
-        from ..parallel.ray_tasks import connect
-
-        cpus = connect(settings.ray)
-        walk = partial(search_with_workers, workers=lambda job: RayPool(search_read_only_chunk, job, cpus))
-    elif walk is search_chain and settings.jobs > 1:
-        walk = partial(search_with_workers, workers=lambda job: ForkedPool(search_chunk, job, settings.jobs))
     unknown = False
     for index in range(len(problem.properties)):
-        out = walk(problem, net, index, settings, deadline, stats)
+        out = search(problem, net, index, settings, deadline, stats)
         if isinstance(out, Counterexample):
             return Result(Status.VIOLATED, NAME, counterexample=out, stats=stats)
         unknown |= out is Status.UNKNOWN

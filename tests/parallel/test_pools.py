@@ -1,5 +1,5 @@
-"""Pools run calls on their state; region searches shared among worker processes give the verdicts of
-the serial search."""
+"""Pools run calls on their state; searches shared among worker processes give the verdicts of the
+serial search."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import pytest
 
 from nnreach.network import ops
 from nnreach.network.simplify import simplify
-from nnreach.parallel.chunks import SearchJob, drive, search_chunk, search_with_workers, split
 from nnreach.parallel.pools import ForkedPool, InlinePool
 from nnreach.verify.deadline import Deadline
+from nnreach.verify.exact_star import REGIONS
 from nnreach.verify.problem import Problem
 from nnreach.verify.result import Counterexample, Status
+from nnreach.verify.search import Target, search
+from nnreach.verify.search.driver import root
+from nnreach.verify.search.workers import Job, drive, search_chunk, split
 from nnreach.verify.settings import Settings
-from nnreach.verify.star_search import RegionSearch
 
 from ..verify import oracle
 from ..verify.test_complete import _instances
@@ -61,7 +63,7 @@ def test_split_keeps_every_region_in_order():
 class _Threads:
     """Workers as threads of this process (the driver's logic without processes)."""
 
-    def __init__(self, job: SearchJob, workers: int):
+    def __init__(self, job: Job, workers: int):
         self.job, self.workers = job, workers
         self._pool = ThreadPoolExecutor(workers)
 
@@ -81,12 +83,12 @@ def assert_shared_search_agrees_with_brute_force(workers, count: int) -> None:
         net = simplify(net)
         problem = Problem(net, (prop,))
         truth = oracle.violated(net, prop)
-        out = search_with_workers(problem, net, 0, Settings(), Deadline(60), {},
-                                  lambda job: workers(job, 2), warmup=0.0)
+        target = Target(problem, 0, prop.unsafe, net, Settings(), Deadline(60))
+        out = search(target, REGIONS, lambda job: workers(job, 2), warmup=0.0)
         assert isinstance(out, Counterexample) == truth and (truth or out is Status.HOLDS)
 
 
-def _forked(job: SearchJob, workers: int) -> ForkedPool:
+def _forked(job: Job, workers: int) -> ForkedPool:
     return ForkedPool(search_chunk, job, workers)
 
 
@@ -104,8 +106,8 @@ def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):
     model = folder / "ACASXU_run2a_1_1_batch_2000.onnx"
     net = simplify(load_model(model))
     problem = Problem(net, tuple(read_vnnlib(folder / "prop_1.vnnlib")), str(model))
-    stats: dict = {}
-    stack = RegionSearch(problem, net, 0, Settings(), Deadline(60), stats).roots()
-    with _Threads(SearchJob(problem, net, 0, Settings()), 2) as pool:
-        assert drive(stack, pool.submit, 2, Deadline(60), stats) is Status.HOLDS
-    assert stats["bounded"] > 0 and stats["pruned"] > 0
+    target = Target(problem, 0, problem.properties[0].unsafe, net, Settings(), Deadline(60))
+    stack = root(target)
+    with _Threads(Job.of(target, REGIONS), 2) as pool:
+        assert drive(stack, pool.submit, 2, target) is Status.HOLDS
+    assert target.counters.domains > 0 and target.counters.closed > 0

@@ -18,7 +18,7 @@ from .test_pools import assert_pool_runs_calls_on_its_state, assert_shared_searc
 
 ray = pytest.importorskip("ray")
 
-from nnreach.parallel.chunks import search_read_only_chunk  # noqa: E402
+from nnreach.verify.search.workers import search_chunk  # noqa: E402
 from nnreach.parallel.pools import RayPool  # noqa: E402
 from nnreach.parallel.ray_tasks import RayExecutor, connect  # noqa: E402
 
@@ -66,7 +66,7 @@ def test_a_killed_worker_is_retried_and_nothing_is_lost_or_doubled(tmp_path):
 
 
 def test_region_search_chunks_as_ray_tasks_agree_with_brute_force():
-    assert_shared_search_agrees_with_brute_force(lambda job, n: RayPool(search_read_only_chunk, job, n), 6)
+    assert_shared_search_agrees_with_brute_force(lambda job, n: RayPool(search_chunk, job, n), 6)
 
 
 def _verdicts(path: Path) -> list[tuple[str, str, str]]:

@@ -165,6 +165,7 @@ class RegionLPBounding:
         proof = target.settings.proof_margin
         obj = target.objective
         A_rows, c_rows = bd.rows
+        bd.margin, bd.empty = bd.margin.copy(), bd.empty.copy()
         points = np.full(doms.lo.shape, np.nan)
         weights = None if bd.params is None or bd.params.weights is None else bd.params.weights.copy()
         m = doms.lo.shape[1]
@@ -212,6 +213,7 @@ class RelaxationLPBounding:
             return bd
         proof = target.settings.proof_margin
         open_ = np.flatnonzero(~bd.empty & bd.open(proof).any(axis=1))
+        bd.margin, bd.empty = bd.margin.copy(), bd.empty.copy()
         points = np.full(doms.lo.shape, np.nan)
         activations = [n for n in target.net.nodes if isinstance(n.op, Activation)]
         strays = {n.name: np.zeros((doms.size, int(np.prod(n.shape)))) for n in activations}
@@ -254,8 +256,8 @@ def tighten_boxes(target: Target, doms: Domains) -> np.ndarray:
     empty = np.zeros(B, dtype=bool)
     if doms.rows is None:
         return empty
-    if doms.witnesses is None:
-        doms.witnesses = np.full((B, 2, m, m), np.nan)
+    doms.lo, doms.hi = doms.lo.copy(), doms.hi.copy()
+    doms.witnesses = np.full((B, 2, m, m), np.nan) if doms.witnesses is None else doms.witnesses.copy()
     for d in range(B):
         todo = np.argwhere(np.isnan(doms.witnesses[d, :, :, 0]))
         if not len(todo):

@@ -85,11 +85,11 @@ def contract(lo: np.ndarray, hi: np.ndarray, a: np.ndarray, r: np.ndarray) -> tu
     reasoning; a box the constraint cuts off entirely comes out with ``lo > hi`` somewhere."""
     lows = np.where(a > 0, a * lo, a * hi)                  # the smallest value of each term
     rest = lows.sum(axis=1, keepdims=True) - lows           # the smallest value of the other terms
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):   # a = 0: no bound from this input
         bound = (r[:, None] - rest) / a
-    slack = TOL * (1 + np.abs(bound))
-    hi = np.where(a > 0, np.minimum(hi, bound + slack), hi)
-    lo = np.where(a < 0, np.maximum(lo, bound - slack), lo)
+        slack = TOL * (1 + np.abs(bound))
+        hi = np.where(a > 0, np.minimum(hi, bound + slack), hi)
+        lo = np.where(a < 0, np.maximum(lo, bound - slack), lo)
     return lo, hi
 
 

@@ -70,6 +70,7 @@ class Target:
             widths).
         shared: what they build once per property, for the searches of each of its polytopes (the
             root's intermediate bounds).
+        unknown: a leaf was left undecided.
     """
 
     problem: Problem
@@ -81,6 +82,7 @@ class Target:
     counters: Counters = field(default_factory=Counters)
     cache: dict = field(default_factory=dict)
     shared: dict = field(default_factory=dict)
+    unknown: bool = False
 
     @property
     def box(self) -> Box:

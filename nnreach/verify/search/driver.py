@@ -14,6 +14,7 @@ the bounding strategy completes (an LP, say) instead of computing them again.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from math import prod
 from typing import Callable
@@ -29,6 +30,7 @@ from ..result import Counterexample, Result, Status
 from ..settings import Settings
 from .domain import Bounded, Counters, Domains, Target
 from .oracle import Oracle
+from .workers import WARMUP, Job, drive, pool_factory
 
 Bounding = Callable[[Target, Domains], Bounded]
 
@@ -60,20 +62,26 @@ def _pop(stack: list, size: int) -> tuple[Domains, Bounded | None]:
     return Domains.concatenate(parts), None
 
 
-def search(target: Target, config: Config) -> Counterexample | Status:
-    """Decide the target's polytope: a confirmed counterexample, HOLDS, or UNKNOWN (a leaf that could
-    not be decided)."""
-    box = target.box
-    if any(p.A.shape[0] == 0 for p in target.polys):   # the whole output space is unsafe: any input is a counterexample
-        ce = confirm(target.problem, target.index, box.center)
-        return ce if ce is not None else Status.UNKNOWN
-    net = target.net
+Stack = list[tuple[Domains, Bounded | None]]
+"""Entries of a search's stack: a batch of domains and, when a lookahead computed them, their linear bounds."""
+
+
+def root(target: Target) -> Stack:
+    """The stack a search starts from: the property's box, uncut."""
+    net, box = target.net, target.box
     sizes = {n.inputs[0]: prod(net.shape_of(n.inputs[0])) for n in net.nodes if isinstance(n.op, RELAXED)}
-    stack: list[tuple[Domains, Bounded | None]] = [(Domains.root(box.lo, box.hi, sizes, len(target.polys)), None)]
+    return [(Domains.root(box.lo, box.hi, sizes, len(target.polys)), None)]
+
+
+def drain(target: Target, config: Config, stack: Stack, until: float | None = None) -> Counterexample | None:
+    """Search the domains of ``stack`` (depth-first, in batches) until none is left or, if ``until``
+    is given, ``time.monotonic()`` passes it; what is left stays on ``stack``. Returns a confirmed
+    counterexample or None; a leaf that could not be decided sets ``target.unknown``."""
     margin = target.settings.proof_margin
-    unknown = False
     while stack:
         target.deadline.check()
+        if until is not None and time.monotonic() > until:
+            return None
         doms, known = _pop(stack, config.batch)
         bd = config.bounding(target, doms, known)
         target.cache.setdefault("root_bounds", bd.bounds)
@@ -91,28 +99,54 @@ def search(target: Target, config: Config) -> Counterexample | Status:
             out = config.oracle.decide_leaf(target, doms, bd, int(d))
             if isinstance(out, Counterexample):
                 return out
-            unknown |= out is Status.UNKNOWN
+            target.unknown |= out is Status.UNKNOWN
         if children is not None:
             target.counters.splits += children.size // 2
             pieces = [np.arange(s, min(s + config.batch, children.size)) for s in range(0, children.size, config.batch)]
             for piece in reversed(pieces):
                 stack.append((children.take(piece) if len(pieces) > 1 else children,
                               None if cbd is None else cbd.take(piece) if len(pieces) > 1 else cbd))
-    return Status.UNKNOWN if unknown else Status.HOLDS
+    return None
+
+
+Workers = Callable[["Job"], object]
+"""``workers(job)``: a pool (:mod:`nnreach.parallel.pools`) of :func:`.workers.search_chunk` on the job."""
+
+
+def search(target: Target, config: Config, workers: Workers | None = None, warmup: float = WARMUP) -> Counterexample | Status:
+    """Decide the target's polytopes: a confirmed counterexample, HOLDS, or UNKNOWN (a leaf that
+    could not be decided). With ``workers``, a search not done after ``warmup`` seconds is shared
+    among them in chunks (:mod:`.workers`)."""
+    if any(p.A.shape[0] == 0 for p in target.polys):   # the whole output space is unsafe: any input is a counterexample
+        ce = confirm(target.problem, target.index, target.box.center)
+        return ce if ce is not None else Status.UNKNOWN
+    stack = root(target)
+    ce = drain(target, config, stack, None if workers is None else time.monotonic() + warmup)
+    if ce is not None:
+        return ce
+    if stack:
+        with workers(Job.of(target, config)) as pool:
+            out = drive(stack, pool.submit, pool.workers, target)
+        if isinstance(out, Counterexample):
+            return out
+    return Status.UNKNOWN if target.unknown else Status.HOLDS
 
 
 def decide(problem: Problem, net: Network, config: Config, settings: Settings, deadline: Deadline, name: str,
            counters: Counters | None = None) -> Result:
-    """A search per property and unsafe polytope of ``problem`` on its network ``net`` (simplified):
-    VIOLATED at the first confirmed counterexample, else HOLDS when every search proved its
-    polytope, else UNKNOWN. ``counters`` (summed over the searches) go into the result's stats."""
+    """A search per property and unsafe polytope (or per property, with ``config.joint``) of
+    ``problem`` on its network ``net`` (simplified), shared among ``settings.jobs`` worker processes
+    or the CPUs of the Ray cluster at ``settings.ray``: VIOLATED at the first confirmed
+    counterexample, else HOLDS when every search proved its polytopes, else UNKNOWN. ``counters``
+    (summed over the searches) go into the result's stats."""
     counters = counters if counters is not None else Counters()
+    workers = pool_factory(settings)
     unknown = False
     for index, prop in enumerate(problem.properties):
         shared: dict = {}
         for polys in [prop.unsafe] if config.joint else [(p,) for p in prop.unsafe]:
             target = Target(problem, index, tuple(polys), net, settings, deadline, counters, shared=shared)
-            out = search(target, config)
+            out = search(target, config, workers)
             if isinstance(out, Counterexample):
                 return Result(Status.VIOLATED, name, counterexample=out, stats=counters.as_dict())
             unknown |= out is Status.UNKNOWN
