@@ -306,17 +306,25 @@ def _interval_through(op, l, u, in_shape):
 
 
 def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
-    """Columns (B, n) -> (n,) of the input of a relaxed node whose relaxation on [l, u] is not exact in
-    some domain of the batch: neurons of an activation, entries of a max pooling window."""
+    """Entries (B, n) of the input of a relaxed node whose relaxation on [l, u] is not exact, per
+    domain: neurons of an activation, entries of a max pooling window."""
     if isinstance(op, MaxPool2d):
         win = pool_windows(op, in_shape)
-        entries = win[~np.all(max_pool_exact(win, l, u), axis=0)]
-        out = np.zeros(l.shape[1], dtype=bool)
-        out[entries[entries >= 0]] = True
+        loose = ~max_pool_exact(win, l, u)                        # (B, n_out) windows
+        out = np.zeros(l.shape, dtype=bool)
+        b, w = np.nonzero(loose)
+        entries = win[w]                                          # (k, K)
+        keep = entries >= 0
+        out[np.repeat(b, entries.shape[1])[keep.ravel()], entries[keep]] = True
         return out
     if op.breakpoints is None:
-        return np.any(u > l, axis=0)
-    return np.any(crosses_breakpoint(op, l, u), axis=0)
+        return u > l
+    return crosses_breakpoint(op, l, u)
+
+
+PACK = 0.7
+"""Neurons are bounded per domain (each domain's own undecided neurons, padded to the most any
+domain has) rather than for the union over the batch when that is under this fraction of it."""
 
 
 def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
@@ -363,15 +371,29 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
             for known in (box.get(src), prior.get(src)):
                 if known is not None:
                     l, u = np.maximum(l, known[0]), np.minimum(u, known[1])
-            idx = np.flatnonzero(_inexact(node.op, l, u, shape) | ~np.all(np.isfinite(l) & np.isfinite(u), axis=0))
+            todo = _inexact(node.op, l, u, shape) | ~(np.isfinite(l) & np.isfinite(u))   # (B, n)
+            idx = np.flatnonzero(todo.any(axis=0))
+            packed = False
             if idx.size and src not in tight and src not in keep:
-                eye = np.eye(n)[idx]
-                C = np.concatenate([eye, -eye])
-                lb = (rows(src, C, bounds, rel) if rows is not None
-                      else backward(net, domain, src, C, bounds, relaxations=rel).lower)
-                l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
-                u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
-            if src in tight or idx.size == n:
+                most = int(todo.sum(axis=1).max())
+                packed = most < PACK * idx.size
+                if packed:   # each domain its own neurons (padded with others: still valid)
+                    own = np.argsort(~todo, axis=1, kind="stable")[:, :most]              # (B, most)
+                    eye = np.eye(n)[own]                                                  # (B, most, n)
+                    C = np.concatenate([eye, -eye], axis=1)
+                    lb = (rows(src, C, bounds, rel) if rows is not None
+                          else backward(net, domain, src, C, bounds, relaxations=rel).lower)
+                    at = np.arange(B)[:, None]
+                    l[at, own] = np.maximum(l[at, own], lb[:, :most])
+                    u[at, own] = np.minimum(u[at, own], -lb[:, most:])
+                else:
+                    eye = np.eye(n)[idx]
+                    C = np.concatenate([eye, -eye])
+                    lb = (rows(src, C, bounds, rel) if rows is not None
+                          else backward(net, domain, src, C, bounds, relaxations=rel).lower)
+                    l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
+                    u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
+            if src in tight or (idx.size == n and not packed):
                 tight.add(node.name)
             empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)
             bounds[src] = (l, np.maximum(u, l))

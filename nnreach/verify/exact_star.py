@@ -60,7 +60,7 @@ LOW_DIMENSION = 32
 """Chains with at most this many inputs are searched over linear regions (:data:`REGIONS`)."""
 REGIONS = Config(RegionLPBounding(LinearBounding("both", Optimisation(steps=10), record=True, rows=True, functions=True),
                                   tighten=False),
-                 LookaheadSplit(neurons=1, inputs=2), batch=128, joint=True, oracle=Oracle(walk=0.25))
+                 LookaheadSplit(neurons=1, inputs=3), batch=128, joint=True, oracle=Oracle(walk=0.25))
 """The search over linear regions of chains with few inputs (see the module docstring)."""
 SAMPLES = 256
 """Random inputs executed per property before the search (a cheap shortcut to easy counterexamples)."""

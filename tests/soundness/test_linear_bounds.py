@@ -170,7 +170,7 @@ def test_back_substitution_cannot_tighten_the_bounds():
             if not isinstance(node.op, RELAXED) or src == INPUT:
                 continue
             l, u = bounds[src]
-            idx = np.flatnonzero(_inexact(node.op, l, u, net.shape_of(src)))
+            idx = np.flatnonzero(_inexact(node.op, l, u, net.shape_of(src)).any(axis=0))
             if not idx.size:
                 continue
             eye = np.eye(l.shape[1])[idx]
