@@ -19,13 +19,11 @@ Shapes: ``B`` domains, ``m`` domain variables, a node's coefficients (B, n, m) a
 
 from __future__ import annotations
 
-from math import prod
-
 import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, MaxPool2d
+from ..network.ops import MaxPool2d
 from ..reach.star import pool_windows
 from .linear import Bounds, InputDomain, RELAXED, _interval_through
 from .relaxations import relax, relax_max_pool

@@ -265,7 +265,7 @@ class _Layout:
 
     def __init__(self, B: int, k: int, fams: dict[str, LineFamily], cut_nodes: Bounds, init: Parameters | None):
         self.blocks: list[tuple[str, str, int, slice]] = []
-        starts, pos = [], 0
+        pos = 0
         for kind, items in (("alpha", [(n, (f.lo.mask.any(), f.hi.mask.any()), f.l.shape[1]) for n, f in fams.items()]),
                             ("beta", [(n, tuple(np.isfinite(c).any() for c in cut), cut[0].shape[1])
                                       for n, cut in cut_nodes.items()])):

@@ -15,7 +15,7 @@ Conventions (all ops):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import prod
 
 import numpy as np
@@ -316,7 +316,7 @@ class Conv2d(Op):
         x = xs[0]
         w = _param(self.weight, gy.dtype)
         g = self.groups
-        cin, cout = x.shape[1] // g, w.shape[0] // g
+        cout = w.shape[0] // g
         gcols = np.concatenate(
             [np.einsum("nohw,ocij->nchwij", gy[:, k * cout:(k + 1) * cout], w[k * cout:(k + 1) * cout],
                        optimize=True) for k in range(g)], axis=1)

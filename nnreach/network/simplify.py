@@ -15,7 +15,7 @@ from math import prod
 
 import numpy as np
 
-from .graph import INPUT, Network, Node
+from .graph import Network, Node
 from .ops import Activation, Linear, Reshape
 
 MAX_GROWTH = 4

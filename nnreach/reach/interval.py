@@ -6,8 +6,6 @@ ops with signed weights use the center-radius form ``c' = W c + b``, ``r' = |W| 
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..network.ops import (Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear,
                            MaxPool2d, Reshape, Transpose)
 from ..errors import UnsupportedError

@@ -232,7 +232,7 @@ def hull_lines(op: Activation, b: np.ndarray, l: np.ndarray, u: np.ndarray):
         _, s, t = pieces(op)
         chord = (Y[2] - Y[0]) / (X[2] - X[0])
         convex = s[1] > s[0]
-        yes, no = np.ones(l.shape, dtype=bool), np.zeros(l.shape, dtype=bool)
+        yes = np.ones(l.shape, dtype=bool)
         yield np.full(l.shape, s[0]), np.full(l.shape, t[0]), yes & ~convex, yes & convex, tol
         yield np.full(l.shape, s[1]), np.full(l.shape, t[1]), yes & ~convex, yes & convex, tol
         yield chord, Y[0] - chord * X[0], yes & convex, yes & ~convex, tol

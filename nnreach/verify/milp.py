@@ -6,7 +6,7 @@ Returns: HOLDS when no input of the box reaches an unsafe polytope, VIOLATED wit
     counterexample, UNKNOWN when the solver's answer cannot be used (a candidate that does not confirm,
     a numerical failure).
 Method: every activation is ``f(z) = m z + c + sum_k w_k relu(z - b_k)`` (:func:`relu_terms`). Bounds of
-    every activation input by back-substitution (:func:`nnreach.bounds.linear.intermediate_bounds`),
+    every activation input by alpha-CROWN (:func:`nnreach.bounds.optimised.optimised_bounds`),
     tightened layer by layer by LP over the relaxation of the layers before, decide most terms; each
     undecided ``relu(s)`` with ``s`` in ``[l, u]`` gets a continuous ``a`` and a binary ``d`` (Tjeng et
     al.'s encoding): ``a >= s``, ``a >= 0``, ``a <= s - l (1 - d)``, ``a <= u d``; decided terms are
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from ..bounds.linear import Bounds, InputDomain, backward, intermediate_bounds
+from ..bounds.linear import Bounds, InputDomain, backward
+from ..bounds.optimised import Optimisation, optimised_bounds
 from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
 from ..lp.highs import csr_rows, new_highs
@@ -46,6 +47,8 @@ from .result import Counterexample, Result, Status
 from .settings import Settings
 
 NAME = "milp"
+ROOT = Optimisation(steps=20)
+"""How the bounds that the LP tightening starts from are optimised (alpha-CROWN, neuron by neuron)."""
 INFEASIBLE_TOL = 1e-5
 """An unsafe polytope is excluded when every input keeps some row ``a.y - b`` above this."""
 
@@ -230,7 +233,7 @@ def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: d
     mixed-integer program on a shared encoding, nearest first, on ``jobs`` processes."""
     net, box = problem.network, problem.properties[index].input_box
     dom = InputDomain(box.lo[None], box.hi[None])
-    bounds = intermediate_bounds(net, dom)
+    bounds = optimised_bounds(net, dom, settings=ROOT)[0]
     todo = []
     for poly in problem.properties[index].unsafe:
         if poly.A.shape[0] == 0:

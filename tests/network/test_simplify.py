@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from nnreach.errors import UnsupportedError
 from nnreach.io import load_model

@@ -11,7 +11,7 @@ from nnreach.network import Network, ops
 from nnreach.sets import Box
 from nnreach.verify.api import METHODS, verify
 from nnreach.verify.check import confirm, float32_inside
-from nnreach.verify.problem import Problem, Property, halfspace_property, linf_ball, robustness_property
+from nnreach.verify.problem import Problem, halfspace_property, linf_ball, robustness_property
 from nnreach.verify.result import Status
 from nnreach.verify.settings import Settings
 

@@ -4,7 +4,8 @@ Two kinds of split:
 
 * *Input splits* halve the box along one input. The candidates are the inputs with the largest
   ``|coefficient| x width`` in the linear lower bound of the excess (the "smear" of ReluVal, which is
-  also what alpha-beta-CROWN's input-split score measures: how much a halving can raise that bound).
+  also what alpha-beta-CROWN's input-split score measures: how much a halving can raise that bound),
+  of the plain bound where there is one (:func:`sensitivity`).
 * *Neuron splits* cut one neuron's input interval: a piecewise-linear activation at a breakpoint
   inside it (ReLU at 0), a smooth one at 0 when the interval crosses 0 (sigmoid and tanh are convex on
   one side, concave on the other) and at the midpoint otherwise, as GenBaB does. The candidates are
@@ -18,9 +19,9 @@ Two kinds of split:
 
 Strategies: :class:`InputSplit` and :class:`NeuronSplit` take the best candidate of one kind;
 :class:`LookaheadSplit` bounds the children of several candidates of both kinds (neurons of the
-first layer that has an undecided one, as star-set searches split) and takes the candidate whose worse
-child is closest to being closed; an input split must gain ``STALL`` of its parent's shortfall,
-since halving can go on forever.
+first layer that has an undecided one, as star-set searches split, or the best-scoring anywhere, as
+filtered smart branching does) and takes the candidate whose worse child is closest to being closed;
+an input split must gain ``STALL`` of its parent's shortfall, since halving can go on forever.
 
 A strategy returns the children (two per split domain, the first covering the lower side), the
 children's bounds when it computed them, and the domains it cannot split (leaves, decided by the
@@ -213,6 +214,18 @@ def _bound_in_chunks(bounding: Bounding, target: Target, doms: Domains, size: in
     return Bounded.concatenate(parts)
 
 
+def sensitivity(target: Target, bd: Bounded) -> np.ndarray:
+    """(B, n_in): per domain, ``|coefficient|`` of each input in the linear lower bound of the guiding
+    polytope's excess: of its rows' plain bounds where they are known (summed over the rows), which
+    follow the network's slopes, rather than of an optimised bound, whose parameters flatten it to
+    raise its minimum over the box."""
+    guide = bd.guide(target.settings.proof_margin)
+    if bd.rows is None:
+        return np.abs(bd.A[np.arange(len(guide)), guide])
+    members = target.objective.owner[None] == guide[:, None]                  # (B, R)
+    return np.einsum("br,brn->bn", members.astype(float), np.abs(bd.rows[0]))
+
+
 def _wide(target: Target, doms: Domains) -> np.ndarray:
     """(B, n_in): the sides wider than the minimum split width."""
     box = target.box
@@ -230,8 +243,7 @@ class InputSplit:
         if not keep.size:
             return None, None, leaves
         doms, bd, wide = doms.take(keep), bd.take(keep), wide[keep]
-        guide = bd.guide(target.settings.proof_margin)
-        smear = np.abs(bd.A[np.arange(doms.size), guide]) * (doms.hi - doms.lo) * wide
+        smear = sensitivity(target, bd) * (doms.hi - doms.lo) * wide
         return split_inputs(doms, bd, np.argmax(smear, axis=1)), None, leaves
 
 
@@ -259,14 +271,18 @@ class LookaheadSplit:
     """Bound the children of several candidates and take the best (see the module docstring).
 
     Attributes:
-        neurons: neuron candidates per domain, of the first activation node with a neuron to cut.
+        neurons: neuron candidates per domain (the best scores).
         inputs: input candidates per domain.
+        layer_order: neuron candidates only from the first activation node with a neuron to cut
+            (as star-set searches split: every split is then a linear constraint on the input);
+            otherwise from anywhere (filtered smart branching).
         evaluate: how the candidates' children are bounded (None: the search's bounding strategy,
             or its linear part where it has one).
     """
 
     neurons: int = 1
     inputs: int = 3
+    layer_order: bool = True
     evaluate: Bounding | None = None
 
     def __call__(self, target: Target, doms: Domains, bd: Bounded, bounding: Bounding) -> Split:
@@ -277,10 +293,10 @@ class LookaheadSplit:
         layer = np.repeat(np.arange(len(neurons)), sizes)
         first = np.where((S >= 0).any(axis=1), np.argmax(np.stack([(S[:, layer == k] >= 0).any(axis=1) for k in range(len(neurons))], axis=1), axis=1), -1) \
             if len(neurons) else np.full(B, -1)
-        S = np.where(layer[None] == first[:, None], S, -1.0)    # neurons of the first node with one to cut
+        if self.layer_order:
+            S = np.where(layer[None] == first[:, None], S, -1.0)    # neurons of the first node with one to cut
         wide = _wide(target, doms)
-        guide = bd.guide(proof)
-        smear = np.where(wide, np.abs(bd.A[np.arange(B), guide]) * (doms.hi - doms.lo), -1.0)
+        smear = np.where(wide, sensitivity(target, bd) * (doms.hi - doms.lo), -1.0)
         cands: list[tuple[np.ndarray, bool, np.ndarray]] = []      # (domains, is neuron, neuron or input)
         for rank in range(self.neurons):
             pick = np.argsort(-S, axis=1, kind="stable")[:, rank] if S.shape[1] > rank else np.zeros(B, dtype=np.int64)
@@ -315,8 +331,8 @@ class LookaheadSplit:
             worse = np.minimum(progress(m[:n], proof), progress(m[n:], proof))
             gain = worse - before[ok] > STALL * np.abs(before[ok])
             better = (worse > best[ok]) & (neuron | gain)
-            first = choice[ok, 0] < 0                     # every candidate stalled: the first one stands
-            take = better | first
+            unchosen = choice[ok, 0] < 0                  # every candidate stalled: the first one stands
+            take = better | unchosen
             best[ok[take]] = np.where(better[take], worse[take], -np.inf)
             choice[ok[take]] = np.stack([start + np.flatnonzero(take), np.full(take.sum(), n)], axis=1)
             start += 2 * n

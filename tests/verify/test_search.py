@@ -1,0 +1,152 @@
+"""The branch-and-bound core (:mod:`nnreach.verify.search`): every configuration against brute force,
+children that cover their parent, batches that split and join without losing a domain, and the
+counters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnreach.bounds.optimised import Optimisation
+from nnreach.network import ops
+from nnreach.network.simplify import simplify
+from nnreach.sets import Box
+from nnreach.verify.bab import INPUT_SPLITS, NEURON_SPLITS
+from nnreach.verify.deadline import Deadline
+from nnreach.verify.exact_star import REGIONS
+from nnreach.verify.problem import Problem, halfspace_property
+from nnreach.verify.result import Status
+from nnreach.verify.search import (Bounded, Config, Counters, Domains, InputSplit, LinearBounding, LookaheadSplit,
+                                   Target, decide)
+from nnreach.verify.search.branching import contract, split_inputs, split_neurons
+from nnreach.verify.search.driver import root
+from nnreach.verify.settings import Settings
+
+from ..soundness import networks
+from . import oracle
+from .test_complete import _instances
+
+CONFIGS = {
+    "input splits": INPUT_SPLITS,
+    "neuron splits": NEURON_SPLITS,
+    "regions": REGIONS,
+    "filtered smart branching": Config(LinearBounding("backward", Optimisation(steps=5), record=True),
+                                       LookaheadSplit(neurons=3, inputs=0, layer_order=False), batch=16),
+    "plain CROWN, input splits": Config(LinearBounding("backward", Optimisation.none()), InputSplit()),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("activation", [ops.Relu(), ops.Clip(-1.0, 1.0)], ids=lambda a: a.describe())
+def test_every_configuration_agrees_with_brute_force(name, activation):
+    seen = set()
+    for net, prop in _instances(activation, 8, seed=5):
+        net = simplify(net)
+        truth = oracle.violated(net, prop)
+        seen.add(truth)
+        r = decide(Problem(net, (prop,)), net, CONFIGS[name], Settings(), Deadline(60), name)
+        assert r.status is (Status.VIOLATED if truth else Status.HOLDS), (name, r.status, truth)
+        assert r.stats["domains"] >= 1
+    assert seen == {True, False}
+
+
+def test_joint_and_separate_searches_of_several_polytopes_agree():
+    """A disjunction of polytopes: one search for all of them, or one per polytope."""
+    rng = np.random.default_rng(8)
+    for _ in range(6):
+        net = simplify(networks.dense(rng, ops.Relu(), depth=2, width=4, n_in=3, n_out=3))
+        box = Box(-np.ones(3), np.ones(3))
+        y = net.forward(box.sample(4000, rng))
+        t = np.quantile(y[:, :2], 0.999, axis=0) + rng.choice([-1, 1]) * 0.05
+        prop = halfspace_property(box, [[-1.0, 0, 0]], [-t[0]])
+        prop = type(prop)(box, (prop.unsafe[0], halfspace_property(box, [[0, -1.0, 0]], [-t[1]]).unsafe[0]))
+        truth = Status.VIOLATED if oracle.violated(net, prop) else Status.HOLDS
+        for joint in (True, False):
+            config = Config(REGIONS.bounding, REGIONS.branching, batch=REGIONS.batch, joint=joint)
+            assert decide(Problem(net, (prop,)), net, config, Settings(), Deadline(60), "x").status is truth
+
+
+def _target(net, box, rows, rhs) -> Target:
+    prop = halfspace_property(box, rows, rhs)
+    return Target(Problem(net, (prop,)), 0, prop.unsafe, net, Settings(), Deadline(60))
+
+
+def _meets(net, x, doms: Domains, b: int) -> np.ndarray:
+    """Which inputs ``x`` lie in domain ``b``: its box, its cuts and its constraints."""
+    ok = np.all((x >= doms.lo[b] - 1e-9) & (x <= doms.hi[b] + 1e-9), axis=1)
+    values = net.activations(x)
+    for name, (lo, hi) in doms.cuts.items():
+        v = values[name].reshape(len(x), -1)
+        ok &= np.all((v >= lo[b] - 1e-9) & (v <= hi[b] + 1e-9), axis=1)
+    if doms.rows is not None:
+        ok &= np.all(x @ doms.rows[b].T <= doms.rhs[b] + 1e-7, axis=1)
+    return ok
+
+
+@pytest.mark.parametrize("kind", ["neurons", "inputs"])
+def test_children_cover_their_parent(kind):
+    """Every sampled input of a domain meets one of its two children, constraints and contracted
+    boxes included (the linear constraints of neuron splits come from forward-mode functions)."""
+    rng = np.random.default_rng(2)
+    net = simplify(networks.dense(rng, ops.Relu(), depth=3, width=8, n_in=3, n_out=2))
+    box = Box(-np.ones(3), np.ones(3))
+    target = _target(net, box, [[-1.0, 0.0]], [-10.0])
+    bounding = LinearBounding("forward", Optimisation.none(), record=True, rows=True, functions=True)
+    doms = root(target)[0][0]
+    for depth in range(6):
+        bd = bounding(target, doms)
+        if kind == "neurons":
+            from nnreach.verify.search.branching import neuron_scores
+            S, neurons = neuron_scores(target, bd)
+            if not (S >= 0).any():
+                break
+            keep = np.flatnonzero((S >= 0).any(axis=1))
+            doms, bd, S = doms.take(keep), bd.take(keep), S[keep]
+            children = split_neurons(target, doms, bd, np.argmax(S, axis=1), neurons)
+        else:
+            children = split_inputs(doms, bd, rng.integers(0, 3, size=doms.size))
+        x = box.sample(3000, rng)
+        B = doms.size
+        for b in range(B):
+            inside = _meets(net, x, doms, b)
+            covered = _meets(net, x, children, b) | _meets(net, x, children, B + b)
+            assert np.all(covered[inside]), f"depth {depth}: a point of domain {b} is in neither child"
+        doms = children.take(np.arange(min(children.size, 8)))
+
+
+def test_contraction_keeps_every_feasible_point():
+    rng = np.random.default_rng(4)
+    lo, hi = -np.ones((50, 4)), np.ones((50, 4))
+    a, r = rng.normal(size=(50, 4)), rng.normal(size=50)
+    lo2, hi2 = contract(lo, hi, a, r)
+    for b in range(50):
+        x = rng.uniform(lo[b], hi[b], size=(2000, 4))
+        ok = x @ a[b] <= r[b]
+        assert np.all((x[ok] >= lo2[b] - 1e-12) & (x[ok] <= hi2[b] + 1e-12))
+    assert np.any(hi2 < hi) and np.any(lo2 > lo)
+
+
+def test_batches_take_and_join_without_losing_a_domain():
+    rng = np.random.default_rng(6)
+    net = simplify(networks.dense(rng, ops.Relu(), depth=2, width=5, n_in=3, n_out=2))
+    target = _target(net, Box(-np.ones(3), np.ones(3)), [[-1.0, 0.0]], [-10.0])
+    bounding = REGIONS.bounding.linear
+    doms = root(target)[0][0]
+    bd = bounding(target, doms)
+    children = split_inputs(doms, bd, np.array([1]))
+    bc = bounding(target, children)
+    grand = split_neurons(target, children, bc, np.array([0, 1]),
+                          [n for n in net.nodes if isinstance(n.op, ops.Activation)])
+    joined = Domains.concatenate([doms, grand])          # no constraints and some: padded
+    assert joined.size == 1 + grand.size and joined.rows.shape[0] == joined.size
+    np.testing.assert_array_equal(joined.take(np.arange(1, joined.size)).lo, grand.lo)
+    assert np.all(joined.rows[0] == 0) and np.all(joined.rhs[0] == 0)
+    both = Bounded.concatenate([bd, bc])
+    np.testing.assert_array_equal(both.margin, np.concatenate([bd.margin, bc.margin]))
+    np.testing.assert_array_equal(both.take(np.array([1, 2])).A, bc.A)
+
+
+def test_counters_add_up():
+    a, b = Counters(domains=3, lps=2), Counters(domains=1, splits=4)
+    a.merge(b)
+    assert a.as_dict()["domains"] == 4 and a.splits == 4 and a.lps == 2
