@@ -23,30 +23,36 @@ from .symbolic import deeppoly
 
 Method = Callable[[Problem, Settings, Deadline], Result]
 
-def complete_method(net: Network) -> tuple[str, Method]:
-    """The complete method ``auto`` uses for ``net``: for chains of dense layers and piecewise-linear
-    activations ``exact-star`` with few inputs and ``milp`` with many, ``bab`` for other networks
-    (input splits with few inputs, neuron splits with many)."""
+def complete_methods(net: Network) -> list[tuple[str, Method, float]]:
+    """The complete methods ``auto`` runs for ``net`` in turn, each with the share of the time left it
+    may take: for chains of dense layers and piecewise-linear activations ``exact-star`` with few
+    inputs; with many, ``bab``'s neuron splits for :data:`BAB_SHARE` (they prove faster), then ``milp``
+    (whose solver finds counterexamples that neither the attack nor ``bab`` does); ``bab`` for other
+    networks (input splits with few inputs, neuron splits with many)."""
     if net.is_chain:
-        return ("exact-star", exact_star) if net.input_size <= LOW_INPUT_DIM else ("milp", milp)
-    return "bab", bab
+        if net.input_size <= LOW_INPUT_DIM:
+            return [("exact-star", exact_star, 1.0)]
+        return [("bab", bab, BAB_SHARE), ("milp", milp, 1.0)]
+    return [("bab", bab, 1.0)]
 
 
 ATTACK_SHARE = 0.25
 """Fraction of the time left that ``auto``'s full attack may take when a complete method follows."""
+BAB_SHARE = 0.5
+"""Fraction of the time left that ``bab`` may take before ``milp`` on chains with many inputs."""
 
 
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """Quick falsification, cheap bounds (interval, zonotope, back-substitution), the full attack
-    budget (at most :data:`ATTACK_SHARE` of the time left), then the network's complete method
-    (:func:`complete_method`)."""
+    budget (at most :data:`ATTACK_SHARE` of the time left), then the network's complete methods
+    (:func:`complete_methods`)."""
     stats: dict = {}
     ladder: list[tuple[str, Method, Settings, float]] = [("falsify", falsify, Settings.quick(), 1.0),
                                                          ("interval", bounds.interval, settings, 1.0),
                                                          ("zono", bounds.zono, settings, 1.0),
                                                          ("deeppoly", deeppoly, settings, 1.0),
-                                                         ("falsify", falsify, settings, ATTACK_SHARE),
-                                                         (*complete_method(problem.network), settings, 1.0)]
+                                                         ("falsify", falsify, settings, ATTACK_SHARE)]
+    ladder += [(name, fn, settings, share) for name, fn, share in complete_methods(problem.network)]
     for name, fn, s, fraction in ladder:
         left = deadline.remaining()
         try:

@@ -180,6 +180,47 @@ def test_auto_gives_the_full_attack_only_a_share_of_the_time(monkeypatch):
     assert "falsify.stopped_after_s" in r.stats
 
 
+def test_auto_gives_bab_a_share_then_milp_on_chains_with_many_inputs(monkeypatch):
+    """On a dense ReLU chain with more inputs than input splits suit, ``auto``'s complete methods are
+    ``bab`` for :data:`BAB_SHARE` of the time left, then ``milp`` with the rest."""
+    import time
+
+    from nnreach.verify import api
+    from nnreach.verify.result import Result
+
+    rng = np.random.default_rng(3)
+    n = api.LOW_INPUT_DIM + 4
+    net = Network.sequential((n,), [ops.Linear(rng.normal(size=(6, n)), np.zeros(6)), ops.Relu(),
+                                    ops.Linear(rng.normal(size=(1, 6)), np.zeros(1))])
+    prop = halfspace_property(linf_ball(np.zeros(n), 0.1), A=[[-1.0]], b=[-1e3])   # holds
+    given = {}
+
+    def slow_bab(problem, settings, deadline):
+        given["bab"] = deadline.remaining()
+        while True:
+            deadline.check()
+            time.sleep(0.01)
+
+    def milp(problem, settings, deadline):
+        given["milp"] = deadline.remaining()
+        return Result(Status.HOLDS, "milp")
+
+    def unknown(problem, settings, deadline):
+        return Result(Status.UNKNOWN, "bound")
+
+    monkeypatch.setattr(api, "bab", slow_bab)
+    monkeypatch.setattr(api, "milp", milp)
+    for name in ("falsify", "deeppoly"):
+        monkeypatch.setattr(api, name, unknown)
+    monkeypatch.setattr(api.bounds, "interval", unknown)
+    monkeypatch.setattr(api.bounds, "zono", unknown)
+    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(2.0))
+    assert r.status is Status.HOLDS and r.method == "auto/milp"
+    assert given["bab"] <= api.BAB_SHARE * 2.0 + 1e-6
+    assert 0.5 < given["milp"] <= 2.0 - given["bab"] + 0.1
+    assert "bab.stopped_after_s" in r.stats
+
+
 HARD = {"tanh": ("dense", "tanh", (12,), 1, "thr", "planted", 11)}  # auto ends in bab, which needs over 10 s
 TIMEOUT_SLACK = 1.0
 """Seconds past the timeout that a method may take to stop (the deadline is checked between LPs)."""
