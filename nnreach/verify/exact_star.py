@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..bounds.optimised import Optimisation
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network
 from ..network.simplify import simplify
@@ -51,7 +52,6 @@ from .deadline import Deadline
 from .problem import Problem
 from .result import Counterexample, Result, Status
 from .settings import Settings
-from ..bounds.optimised import Optimisation
 from .bab import NEURON_SPLITS
 from .search import Config, LinearBounding, LookaheadSplit, Oracle, RegionLPBounding, decide
 

@@ -184,12 +184,6 @@ class Domains:
         return Domains(np.concatenate([p.lo for p in parts]), np.concatenate([p.hi for p in parts]), cat("cuts"),
                        np.concatenate([p.margin for p in parts]), cat("bounds"), params, since, rows, rhs, witnesses)
 
-    def chunks(self, size: int) -> list["Domains"]:
-        """This batch in pieces of at most ``size`` domains, in order."""
-        if self.size <= size:
-            return [self]
-        return [self.take(np.arange(s, min(s + size, self.size))) for s in range(0, self.size, size)]
-
 
 @dataclass(slots=True)
 class Bounded:

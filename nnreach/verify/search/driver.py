@@ -102,10 +102,12 @@ def drain(target: Target, config: Config, stack: Stack, until: float | None = No
             target.unknown |= out is Status.UNKNOWN
         if children is not None:
             target.counters.splits += children.size // 2
-            pieces = [np.arange(s, min(s + config.batch, children.size)) for s in range(0, children.size, config.batch)]
-            for piece in reversed(pieces):
-                stack.append((children.take(piece) if len(pieces) > 1 else children,
-                              None if cbd is None else cbd.take(piece) if len(pieces) > 1 else cbd))
+            if children.size <= config.batch:
+                stack.append((children, cbd))
+                continue
+            for start in reversed(range(0, children.size, config.batch)):   # the first piece on top
+                piece = np.arange(start, min(start + config.batch, children.size))
+                stack.append((children.take(piece), None if cbd is None else cbd.take(piece)))
     return None
 
 
