@@ -51,3 +51,18 @@ run_bench() {
     echo "$name: $csv -> $OUT/$tag.csv" >&2
     "$NNREACH" bench "$csv" --expected "$folder/expected.csv" --out "$OUT/$tag.csv" "${args[@]}"
 }
+
+# run_decided NAME FOLDER INSTANCES ARGS...
+#   `nnreach bench` on the rows of FOLDER/INSTANCES whose verdict in FOLDER/expected.csv is sat or
+#   unsat (the others, which no tool decided, only cost their timeouts); ARGS go to `nnreach bench`.
+run_decided() {
+    local name=$1 folder=$2 instances=$3; shift 3
+    [[ -d $folder ]] || { echo "$name: benchmark folder not found: $folder" >&2; exit 2; }
+    mkdir -p "$OUT"
+    local csv=$OUT/${name}_decided.instances.csv
+    awk -F, -v d="$folder/" 'NR == FNR { if ($3 == "sat" || $3 == "unsat") known[$1 "," $2] = 1; next }
+                             ($1 "," $2) in known { print d $1 "," d $2 "," $3 }' \
+        "$folder/expected.csv" "$folder/$instances" > "$csv"
+    echo "$name: $csv -> $OUT/${name}_decided.csv" >&2
+    "$NNREACH" bench "$csv" --expected "$folder/expected.csv" --out "$OUT/${name}_decided.csv" "$@"
+}

@@ -6,14 +6,8 @@
 source "$(dirname "$0")/_common.sh"
 if [[ ${1:-} == --decided ]]; then
     shift
-    folder=$BENCHMARKS/mnistfc
-    mkdir -p "$OUT"
-    csv=$OUT/mnistfc_decided.instances.csv
-    awk -F, -v d="$folder/" 'NR == FNR { if ($3 == "sat" || $3 == "unsat") known[$1 "," $2] = 1; next }
-                             ($1 "," $2) in known { print d $1 "," d $2 "," $3 }' \
-        "$folder/expected.csv" "$folder/mnistfc_instances.csv" > "$csv"
-    echo "mnistfc: $csv -> $OUT/mnistfc_decided.csv" >&2
-    exec "$NNREACH" bench "$csv" --expected "$folder/expected.csv" --out "$OUT/mnistfc_decided.csv" "$@"
+    run_decided mnistfc "$BENCHMARKS/mnistfc" mnistfc_instances.csv "$@"
+    exit
 fi
 run_bench mnistfc "$BENCHMARKS/mnistfc" mnistfc_instances.csv \
     ",prop_0_0.0" ",prop_1_0.0" ",prop_2_0.0" ",prop_3_0.0" ",prop_4_0.0" -- "$@"

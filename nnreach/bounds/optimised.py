@@ -191,7 +191,8 @@ def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixt
         init: parameters to start from (a parent's, repeated for its children), or None for the
             default relaxation's lines, zero multipliers and equal weights. Nodes missing from it
             start so too.
-        settings: the gradient ascent.
+        settings: the gradient ascent: after a pass at the default lines, ``steps`` passes from
+            ``init`` on (with no steps but an ``init``, one pass at it).
         goal: a row whose bound exceeds this (scalar or (B, k)) needs no more work; the ascent stops
             when every row does.
         relaxations: a cache of the default relaxations on ``bounds``.
@@ -211,19 +212,20 @@ def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixt
     if mix is not None:
         best = LinearBound(best.A, best.c - rhs, best.lower - rhs, best.recorded)
     k = best.lower.shape[1]
-    fams = families(net, bounds) if settings.steps else {}
+    passes = settings.steps or (1 if init is not None else 0)   # no steps: the given parameters' bound
+    fams = families(net, bounds) if passes else {}
     cut_nodes = {name: cut for name, cut in (cuts or {}).items()
                  if np.any(np.isfinite(cut[0])) or np.any(np.isfinite(cut[1]))}
     layout = _Layout(B, k, fams, cut_nodes, init)
     mixed = mix is not None and np.any(np.bincount(mix.owner) > 1)
-    if not settings.steps or not (layout.total or mixed) or np.all(best.lower > goal):
+    if not passes or not (layout.total or mixed) or np.all(best.lower > goal):
         return best, layout.parameters(layout.values, weights)
     A, c, lower, recorded = best.A.copy(), best.c.copy(), best.lower.copy(), best.recorded
     P = layout.values                       # (B, k, total): every parameter, the blocks are views
     best_P, best_w = P.copy(), None if weights is None else weights.copy()
     adam = _Adam(settings, layout)
     stale, score = 0, lower.sum()
-    for _ in range(settings.steps):
+    for step in range(passes):
         alpha, beta = layout.pairs(P)
         evals = {name: fam.evaluate(*alpha[name]) for name, fam in fams.items()}
         tape = Tape()
@@ -247,7 +249,7 @@ def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixt
         new_score = lower.sum()
         stale = 0 if new_score - score > settings.tol * (1 + abs(score)) else stale + 1
         score = max(score, new_score)
-        if stale >= settings.patience:
+        if stale >= settings.patience or step == passes - 1:
             break
         G = np.zeros_like(P)
         z = reverse(net, domain, tape, lb.A, fams, evals, cut_nodes, layout, G)

@@ -165,6 +165,25 @@ def test_optimised_bounds_are_sound_never_below_crown_and_close_most_of_the_gap_
     assert closed and np.mean(closed) >= 0.5, closed
 
 
+def test_with_no_steps_given_parameters_give_their_own_bound():
+    """What a lookahead uses: ``steps=0`` with a parent's parameters bounds at them (when that beats
+    the default lines), and the bound stays sound."""
+    rng = np.random.default_rng(SEED)
+    net = networks.dense(rng, ops.Relu(), depth=3, width=12, n_in=4, n_out=2)
+    dom = _domain(rng, 4, count=2)
+    bounds = intermediate_bounds(net, dom)
+    C = rng.normal(size=(1, 2))
+    crown = backward(net, dom, net.output, C, bounds).lower
+    opt, params = optimise(net, dom, net.output, C, bounds, settings=Optimisation(steps=30))
+    again, _ = optimise(net, dom, net.output, C, bounds, init=params, settings=Optimisation.none())
+    plain, _ = optimise(net, dom, net.output, C, bounds, settings=Optimisation.none())
+    assert np.array_equal(plain.lower, crown)
+    assert np.all(opt.lower > crown + 1e-6), "no gap to test on"
+    np.testing.assert_allclose(again.lower, opt.lower, rtol=1e-12, atol=1e-12)
+    for b in range(2):
+        assert np.all(net.forward(_samples(dom.lo[b], dom.hi[b], rng)) @ C[0] >= again.lower[b, 0] - TOL)
+
+
 def test_a_mixture_of_rows_bounds_the_largest_row():
     rng = np.random.default_rng(SEED)
     for act in (ops.Relu(), ops.Tanh()):
