@@ -4,7 +4,8 @@
 #   benchmarks/vnncomp.sh oval21 --timeout-scale 0.25 --jobs 2
 # --decided: only the rows whose expected verdict is sat or unsat (the others only cost their timeouts).
 source "$(dirname "$0")/_common.sh"
-category=${1:?usage: benchmarks/vnncomp.sh CATEGORY [--decided] [--peer NAME] [nnreach bench options]}
+[[ $# -ge 1 ]] || { echo "usage: benchmarks/vnncomp.sh CATEGORY [--decided] [--peer NAME] [nnreach bench options]" >&2; exit 2; }
+category=$1
 shift
 folder=$BENCHMARKS/vnncomp/$category
 if [[ ${1:-} == --decided ]]; then

@@ -10,8 +10,9 @@ Method: two configurations of the search core (:mod:`.search`).
     the input with the largest smear halved (:class:`.search.InputSplit`). They get
     :data:`INPUT_SHARE` of the time; neuron splits, which find tiny counterexample regions that input
     splits miss, get the rest.
-    *Neuron splits* otherwise: at the root, every neuron's bounds optimised by alpha-CROWN node by
-    node; in every domain, the parent's intermediate bounds with the cuts as priors, and the
+    *Neuron splits* otherwise: at the root, the rows bounded by alpha-CROWN on plain intermediate
+    bounds, and if that leaves a polytope open, every neuron's bounds optimised by alpha-CROWN node
+    by node; in every domain, the parent's intermediate bounds with the cuts as priors, and the
     polytope's rows bounded by alpha- and beta-CROWN (the cuts enter through multipliers),
     warm-started from the parent; the neuron to cut chosen among the best-scored ones by bounding
     their children with the parent's parameters (:class:`.search.LookaheadSplit`, filtered smart

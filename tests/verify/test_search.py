@@ -150,3 +150,23 @@ def test_counters_add_up():
     a, b = Counters(domains=3, lps=2), Counters(domains=1, splits=4)
     a.merge(b)
     assert a.as_dict()["domains"] == 4 and a.splits == 4 and a.lps == 2
+
+
+def test_the_root_optimises_intermediate_bounds_only_when_plain_ones_leave_a_polytope_open(monkeypatch):
+    """Neuron splits' root: alpha-CROWN on CROWN's intermediate bounds first; the optimised
+    intermediate bounds (costly on large nets) only for what that does not close."""
+    from nnreach import verify
+    from nnreach.verify.search import bounding
+    calls = []
+    real = bounding.optimised_bounds
+    monkeypatch.setattr(bounding, "optimised_bounds", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(4)
+    net = simplify(networks.dense(rng, ops.Relu(), depth=2, width=8, n_in=20, n_out=2))
+    box = Box(-0.2 * np.ones(20), 0.2 * np.ones(20))
+    low = net.forward(box.sample(4000, rng))[:, 0].min()
+    for gap, optimised in ((10.0, []), (0.1, [1])):       # unsafe: y0 <= (sampled minimum - gap)
+        calls.clear()
+        problem = Problem(net, (halfspace_property(box, np.array([[1.0, 0.0]]), np.array([low - gap])),))
+        r = decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab")
+        assert r.status is Status.HOLDS and verify(problem, "milp", timeout=60).status is Status.HOLDS
+        assert calls == optimised

@@ -59,8 +59,9 @@ class LinearBounding:
             domain has no parent bounds).
         optimisation: the gradient ascent of the final bound (alpha, beta and the rows' weights).
         record: return the coefficients reaching every activation (for neuron-split scores).
-        root: how the root's intermediate bounds are optimised (alpha-CROWN node by node), or None
-            for back-substitution.
+        root: how the root's intermediate bounds are optimised (alpha-CROWN node by node) when
+            the rows are not excluded on plain ones already (measured on a CIFAR ResNet: 69 s for
+            the optimised bounds, where the plain ones sufficed), or None for back-substitution.
         recompute: with ``"backward"`` bounds after a neuron split, how many relaxed nodes after the
             split get new bounds (the nodes before it keep their parent's bounds, which nothing
             changed; None: all after it).
@@ -101,8 +102,14 @@ class LinearBounding:
             for lo, hi in prior.values():
                 empty |= np.any(lo - hi > EMPTY_TOL * (1 + np.abs(lo) + np.abs(hi)), axis=1)
         elif doms.bounds is None and self.root is not None:   # the root: the same for every polytope
+            if "plain root" not in target.shared:
+                target.shared["plain root"] = domain_bounds(net, dom, prior=prior, tol=EMPTY_TOL)
+            bd = self._final(target, doms, dom, *target.shared["plain root"])
+            if np.all(bd.empty | ~bd.open(target.settings.proof_margin).any(axis=1)):
+                return bd     # closed on plain intermediate bounds: no need to optimise them
             if "root" not in target.shared:
-                target.shared["root"] = optimised_bounds(net, dom, prior=prior, tol=EMPTY_TOL, settings=self.root)
+                target.shared["root"] = optimised_bounds(net, dom, prior=prior, tol=EMPTY_TOL, settings=self.root,
+                                                         plain=target.shared["plain root"])
             bounds, empty = target.shared["root"]
         else:
             keep = frozenset()
@@ -113,6 +120,13 @@ class LinearBounding:
                     later = [n.inputs[0] for n in net.nodes[first + 1:] if isinstance(n.op, RELAXED)]
                     keep = keep | frozenset(later[self.recompute:])
             bounds, empty = domain_bounds(net, dom, prior=prior, tol=EMPTY_TOL, keep=keep)
+        bd = self._final(target, doms, dom, bounds, empty)
+        bd.functions = functions if self.functions else None
+        return bd
+
+    def _final(self, target: Target, doms: Domains, dom: InputDomain, bounds: Bounds, empty: np.ndarray) -> Bounded:
+        """The polytope's rows bounded on the given intermediate bounds."""
+        net = target.net
         record = tuple(n.name for n in net.nodes if isinstance(n.op, Activation)) if self.record else ()
         cuts = {k: v for k, v in doms.cuts.items() if np.any(np.isfinite(v[0])) or np.any(np.isfinite(v[1]))}
         goal = target.settings.proof_margin
@@ -130,8 +144,7 @@ class LinearBounding:
             excess = each.lower - obj.rhs
             for p in range(obj.count):
                 margin[:, p] = np.maximum(margin[:, p], excess[:, obj.owner == p].max(axis=1))
-        return Bounded(margin, empty, bounds, lb.A, lb.c, lb.recorded, params,
-                       functions=functions if self.functions else None, rows=rows if self.rows else None)
+        return Bounded(margin, empty, bounds, lb.A, lb.c, lb.recorded, params, rows=rows if self.rows else None)
 
 
 @dataclass(frozen=True, slots=True)
