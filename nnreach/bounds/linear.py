@@ -347,14 +347,16 @@ given the bounds (and their relaxations) of the relaxed nodes before it."""
 
 
 def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive", prior: Bounds | None = None,
-                  tol: float = 0.0, rows: RowBounds | None = None, keep: frozenset = frozenset()) -> tuple[Bounds, np.ndarray]:
+                  tol: float = 0.0, rows: RowBounds | None = None, keep: frozenset = frozenset(),
+                  check: Callable[[], None] | None = None) -> tuple[Bounds, np.ndarray]:
     """:func:`intermediate_bounds` and which domains (B,) they show empty: some neuron's computed
     bounds and its ``prior`` ones cross by more than ``tol (1 + |l| + |u|)``, so no input of the domain satisfies
     the prior (a branch-and-bound split that cuts off the whole domain). The bounds of an empty
     domain are clamped to ``lower <= upper`` and mean nothing. ``rows`` bounds each node's neurons
     (default: :func:`backward`; :func:`nnreach.bounds.optimised.optimised_bounds` passes alpha-CROWN).
     The nodes in ``keep`` take their ``prior`` bounds as they are (finite bounds that recomputing
-    cannot improve: a parent's, where nothing before the node changed)."""
+    cannot improve: a parent's, where nothing before the node changed). ``check`` is called before
+    each node's neurons are bounded (a deadline's, which raises to stop)."""
     prior = prior or {}
     bounds: Bounds = {}
     empty = np.zeros(domain.size, dtype=bool)
@@ -375,6 +377,8 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
             idx = np.flatnonzero(todo.any(axis=0))
             packed = False
             if idx.size and src not in tight and src not in keep:
+                if check is not None:
+                    check()
                 most = int(todo.sum(axis=1).max())
                 packed = most < PACK * idx.size
                 if packed:   # each domain its own neurons (padded with others: still valid)

@@ -30,6 +30,7 @@ Bound Propagation with Per-neuron Split Constraints for Neural Network Robustnes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -393,14 +394,16 @@ def _split_gradients(z: np.ndarray, lo: np.ndarray, hi: np.ndarray, g_lo: np.nda
 
 def optimised_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = None, tol: float = 0.0,
                      settings: Optimisation = Optimisation(),
-                     plain: tuple[Bounds, np.ndarray] | None = None) -> tuple[Bounds, np.ndarray]:
+                     plain: tuple[Bounds, np.ndarray] | None = None,
+                     check: Callable[[], None] | None = None) -> tuple[Bounds, np.ndarray]:
     """:func:`.linear.domain_bounds` with every neuron's bounds optimised (alpha-CROWN: each bound
     row has its own line parameters), node by node in order, so later nodes are relaxed on the
     tighter bounds of earlier ones, and intersected with the plain bounds (back-substitution is not
     monotone in the bounds it relaxes on, so a neuron's plain bound can be the better one). Costs
     ``settings.steps`` back-substitutions per node: meant for a root, where tighter bounds leave fewer
-    neurons to split. ``plain``: what :func:`.linear.domain_bounds` gave on these arguments, if known."""
+    neurons to split. ``plain``: what :func:`.linear.domain_bounds` gave on these arguments, if known;
+    ``check`` is called before each node (see :func:`.linear.domain_bounds`)."""
     plain, empty = plain if plain is not None else domain_bounds(net, domain, prior=prior, tol=tol)
     rows = lambda start, C, bounds, rel: optimise(net, domain, start, C, bounds, settings=settings, relaxations=rel)[0].lower
-    bounds, more = domain_bounds(net, domain, prior=plain, tol=tol, rows=rows)
+    bounds, more = domain_bounds(net, domain, prior=plain, tol=tol, rows=rows, check=check)
     return bounds, empty | more

@@ -230,3 +230,23 @@ def test_beta_with_every_unstable_neuron_split_reaches_the_exact_optimum_of_the_
         optimum = exact.value + C[0] @ q
         assert lb.lower[0, 0] <= optimum + 1e-7
         assert lb.lower[0, 0] >= optimum - 1e-3 * (1 + abs(optimum)), (trial, lb.lower[0, 0], optimum)
+
+
+def test_the_check_is_called_before_each_node_and_may_stop_the_optimisation():
+    """What keeps a deadline between the nodes of a costly root."""
+    from nnreach.bounds.optimised import optimised_bounds
+    rng = np.random.default_rng(SEED)
+    net = networks.dense(rng, ops.Relu(), depth=3, width=8, n_in=4)
+    dom = _domain(rng, 4, count=1)
+    calls = []
+    optimised_bounds(net, dom, check=lambda: calls.append(1))
+    assert len(calls) >= 2
+
+    class Stop(Exception):
+        pass
+
+    def stop():
+        raise Stop
+
+    with pytest.raises(Stop):
+        optimised_bounds(net, dom, check=stop)

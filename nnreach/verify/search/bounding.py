@@ -103,13 +103,14 @@ class LinearBounding:
                 empty |= np.any(lo - hi > EMPTY_TOL * (1 + np.abs(lo) + np.abs(hi)), axis=1)
         elif doms.bounds is None and self.root is not None:   # the root: the same for every polytope
             if "plain root" not in target.shared:
-                target.shared["plain root"] = domain_bounds(net, dom, prior=prior, tol=EMPTY_TOL)
+                target.shared["plain root"] = domain_bounds(net, dom, prior=prior, tol=EMPTY_TOL,
+                                                            check=target.deadline.check)
             bd = self._final(target, doms, dom, *target.shared["plain root"])
             if np.all(bd.empty | ~bd.open(target.settings.proof_margin).any(axis=1)):
                 return bd     # closed on plain intermediate bounds: no need to optimise them
             if "root" not in target.shared:
                 target.shared["root"] = optimised_bounds(net, dom, prior=prior, tol=EMPTY_TOL, settings=self.root,
-                                                         plain=target.shared["plain root"])
+                                                         plain=target.shared["plain root"], check=target.deadline.check)
             bounds, empty = target.shared["root"]
         else:
             keep = frozenset()
