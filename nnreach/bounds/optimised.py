@@ -29,6 +29,7 @@ Bound Propagation with Per-neuron Split Constraints for Neural Network Robustnes
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -179,7 +180,8 @@ def families(net: Network, bounds: Bounds) -> dict[str, LineFamily]:
 def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixture, bounds: Bounds, *,
              cuts: Bounds | None = None, init: Parameters | None = None,
              settings: Optimisation = Optimisation(), goal: float | np.ndarray = np.inf,
-             relaxations: Relaxations | None = None, record: tuple[str, ...] = ()) -> tuple[LinearBound, Parameters]:
+             relaxations: Relaxations | None = None, record: tuple[str, ...] = (),
+             until: float | None = None) -> tuple[LinearBound, Parameters]:
     """The best lower bounds of ``C z`` (``z`` the flattened value of node ``start``) over the line
     parameters and split multipliers, and the parameters that gave them.
 
@@ -199,6 +201,8 @@ def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixt
         relaxations: a cache of the default relaxations on ``bounds``.
         record: nodes whose incoming coefficients to return, from the last pass (which has the best
             parameters when the ascent stopped at its goal, others close to them).
+        until: a ``time.monotonic()`` instant after which the ascent stops with the best bound so far
+            (every pass gives a sound bound), or None.
     Returns:
         The bound (each row's best) and the parameters of each row's best.
     """
@@ -250,7 +254,7 @@ def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixt
         new_score = lower.sum()
         stale = 0 if new_score - score > settings.tol * (1 + abs(score)) else stale + 1
         score = max(score, new_score)
-        if stale >= settings.patience or step == passes - 1:
+        if stale >= settings.patience or step == passes - 1 or (until is not None and time.monotonic() > until):
             break
         G = np.zeros_like(P)
         z = reverse(net, domain, tape, lb.A, fams, evals, cut_nodes, layout, G)
@@ -395,15 +399,22 @@ def _split_gradients(z: np.ndarray, lo: np.ndarray, hi: np.ndarray, g_lo: np.nda
 def optimised_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = None, tol: float = 0.0,
                      settings: Optimisation = Optimisation(),
                      plain: tuple[Bounds, np.ndarray] | None = None,
-                     check: Callable[[], None] | None = None) -> tuple[Bounds, np.ndarray]:
+                     check: Callable[[], None] | None = None, until: float | None = None) -> tuple[Bounds, np.ndarray]:
     """:func:`.linear.domain_bounds` with every neuron's bounds optimised (alpha-CROWN: each bound
     row has its own line parameters), node by node in order, so later nodes are relaxed on the
     tighter bounds of earlier ones, and intersected with the plain bounds (back-substitution is not
     monotone in the bounds it relaxes on, so a neuron's plain bound can be the better one). Costs
     ``settings.steps`` back-substitutions per node: meant for a root, where tighter bounds leave fewer
     neurons to split. ``plain``: what :func:`.linear.domain_bounds` gave on these arguments, if known;
-    ``check`` is called before each node (see :func:`.linear.domain_bounds`)."""
+    ``check`` is called before each node (see :func:`.linear.domain_bounds`). ``until``: a
+    ``time.monotonic()`` instant after which the ascent stops, and later nodes get back-substitution
+    only (a budget for the optimisation: the bounds stay sound, only less tight)."""
     plain, empty = plain if plain is not None else domain_bounds(net, domain, prior=prior, tol=tol)
-    rows = lambda start, C, bounds, rel: optimise(net, domain, start, C, bounds, settings=settings, relaxations=rel)[0].lower
+
+    def rows(start, C, bounds, rel):
+        late = until is not None and time.monotonic() > until
+        return optimise(net, domain, start, C, bounds, settings=Optimisation.none() if late else settings,
+                        relaxations=rel, until=until)[0].lower
+
     bounds, more = domain_bounds(net, domain, prior=plain, tol=tol, rows=rows, check=check)
     return bounds, empty | more

@@ -27,6 +27,11 @@ class Deadline:
     def expired(self) -> bool:
         return self.remaining() <= 0
 
+    def instant(self, share: float) -> float | None:
+        """The ``time.monotonic()`` instant when ``share`` of the time left now will have passed
+        (a budget for one stage of the work), or None without a limit."""
+        return None if self._end is None else time.monotonic() + share * max(self.remaining(), 0.0)
+
     def check(self) -> None:
         """Raise :class:`Timeout` when the limit has passed."""
         if self.expired():

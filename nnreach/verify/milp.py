@@ -49,6 +49,8 @@ from .settings import Settings
 NAME = "milp"
 ROOT = Optimisation(steps=20)
 """How the bounds that the LP tightening starts from are optimised (alpha-CROWN, neuron by neuron)."""
+ROOT_SHARE = 0.25
+"""The share of the time left that optimising those bounds may take (later nodes: back-substitution)."""
 INFEASIBLE_TOL = 1e-5
 """An unsafe polytope is excluded when every input keeps some row ``a.y - b`` above this."""
 
@@ -233,7 +235,7 @@ def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: d
     mixed-integer program on a shared encoding, nearest first, on ``jobs`` processes."""
     net, box = problem.network, problem.properties[index].input_box
     dom = InputDomain(box.lo[None], box.hi[None])
-    bounds = optimised_bounds(net, dom, settings=ROOT)[0]
+    bounds = optimised_bounds(net, dom, settings=ROOT, check=deadline.check, until=deadline.instant(ROOT_SHARE))[0]
     todo = []
     for poly in problem.properties[index].unsafe:
         if poly.A.shape[0] == 0:

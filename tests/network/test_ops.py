@@ -35,3 +35,12 @@ def test_the_matrix_is_built_once_per_input_shape():
     assert op.matrices((1, 4, 4)) is op.matrices((1, 4, 4))
     M, MT = op.matrices((1, 5, 5))
     assert M.shape == (2 * 4 * 4, 25) and MT.shape == (25, 32) and M.nnz == 2 * 16 * 4
+
+
+def test_a_convolution_builds_its_magnitude_once():
+    rng = np.random.default_rng(3)
+    conv = ops.Conv2d(rng.normal(size=(2, 1, 3, 3)), rng.normal(size=2), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    mag = conv.magnitude()
+    assert mag is conv.magnitude()
+    np.testing.assert_array_equal(mag.weight, np.abs(conv.weight))
+    np.testing.assert_array_equal(mag.bias, 0.0)

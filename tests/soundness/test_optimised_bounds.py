@@ -250,3 +250,20 @@ def test_the_check_is_called_before_each_node_and_may_stop_the_optimisation():
 
     with pytest.raises(Stop):
         optimised_bounds(net, dom, check=stop)
+
+
+def test_a_spent_budget_leaves_back_substitution_and_an_open_one_optimises():
+    """``until`` in the past: every node bounded as plain back-substitution would (no step taken);
+    without it the same network gets strictly tighter bounds somewhere (so the check can fail)."""
+    import time
+    from nnreach.bounds.optimised import optimised_bounds
+    rng = np.random.default_rng(SEED)
+    net = networks.dense(rng, ops.Relu(), depth=3, width=8, n_in=4)
+    dom = _domain(rng, 4, count=1)
+    plain, _ = domain_bounds(net, dom)
+    spent, _ = optimised_bounds(net, dom, until=time.monotonic() - 1.0)
+    full, _ = optimised_bounds(net, dom)
+    for k, (lo, hi) in plain.items():
+        np.testing.assert_allclose(spent[k][0], lo, atol=1e-12)
+        np.testing.assert_allclose(spent[k][1], hi, atol=1e-12)
+    assert any(np.any(full[k][0] > lo + 1e-6) or np.any(full[k][1] < hi - 1e-6) for k, (lo, hi) in plain.items())

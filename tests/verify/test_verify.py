@@ -114,6 +114,15 @@ def test_expired_deadline_gives_timeout():
     assert r.status is Status.TIMEOUT
 
 
+def test_a_deadline_gives_the_instant_when_a_share_of_its_time_is_spent():
+    import time
+    from nnreach.verify.deadline import Deadline
+    assert Deadline(None).instant(0.5) is None
+    before = time.monotonic()
+    at = Deadline(100.0).instant(0.25)
+    assert before + 24.0 < at < time.monotonic() + 25.0 + 1e-6
+
+
 def test_problem_rejects_mismatched_sizes():
     from nnreach.errors import InputError
     with pytest.raises(InputError, match="2 inputs"):

@@ -40,6 +40,11 @@ EMPTY_TOL = 1e-7
 
 INTERMEDIATE = ("backward", "forward", "both", "reuse")
 
+ROOT_SHARE = 0.25
+"""The share of a search's time left that the root's optimised intermediate bounds may take; the
+nodes reached after it get back-substitution only (on a conv net with max pooling, optimising every
+neuron of the first layers took over 100 s)."""
+
 
 def priors(doms: Domains) -> Bounds:
     """The cuts of each domain intersected with its parent's bounds."""
@@ -110,7 +115,8 @@ class LinearBounding:
                 return bd     # closed on plain intermediate bounds: no need to optimise them
             if "root" not in target.shared:
                 target.shared["root"] = optimised_bounds(net, dom, prior=prior, tol=EMPTY_TOL, settings=self.root,
-                                                         plain=target.shared["plain root"], check=target.deadline.check)
+                                                         plain=target.shared["plain root"], check=target.deadline.check,
+                                                         until=target.deadline.instant(ROOT_SHARE))
             bounds, empty = target.shared["root"]
         else:
             keep = frozenset()
