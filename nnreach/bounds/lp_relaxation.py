@@ -198,9 +198,10 @@ class RelaxationLP:
         return G, np.concatenate(vlo), np.concatenate(vhi)
 
     def minimum_excess(self, lo: np.ndarray, hi: np.ndarray, bounds: dict[str, tuple[np.ndarray, np.ndarray]],
-                       A: np.ndarray, b: np.ndarray) -> Excess:
+                       A: np.ndarray, b: np.ndarray, seconds: float = np.inf) -> Excess:
         """Minimise ``max_i (A y - b)_i`` over the relaxation on one domain (see :meth:`program`):
-        one more variable ``t`` with ``A y - b <= t``."""
+        one more variable ``t`` with ``A y - b <= t``; the solve stops after ``seconds`` (status
+        ``TIME_LIMIT``)."""
         import scipy.sparse as sp
 
         G, vlo, vhi = self.program(lo, hi, bounds)
@@ -209,6 +210,7 @@ class RelaxationLP:
         obj = sp.coo_array(np.hstack([(sp.csr_array(A) @ E).toarray(), -np.ones((A.shape[0], 1))]))
         G.add(obj.row, obj.col, obj.data, b - A @ e)
         lp = LinearProgram(*G.matrix(n + 1), np.append(vlo, -np.inf), np.append(vhi, np.inf))
+        lp.limit_time(seconds)
         res = lp.minimize(np.append(np.zeros(n), 1.0))
         return Excess(res.status, res.value, None if res.x is None else res.x[:n])
 

@@ -48,6 +48,7 @@ class LPStatus(StrEnum):
     OPTIMAL = "optimal"
     INFEASIBLE = "infeasible"
     UNBOUNDED = "unbounded"
+    TIME_LIMIT = "time limit"
     ERROR = "error"
 
 
@@ -75,6 +76,7 @@ _STATUS = {
     highspy.HighsModelStatus.kOptimal: LPStatus.OPTIMAL,
     highspy.HighsModelStatus.kInfeasible: LPStatus.INFEASIBLE,
     highspy.HighsModelStatus.kUnbounded: LPStatus.UNBOUNDED,
+    highspy.HighsModelStatus.kTimeLimit: LPStatus.TIME_LIMIT,
 }
 
 _EMPTY = "empty set: the linear constraints are infeasible"
@@ -189,6 +191,10 @@ class LinearProgram:
         self._blocks.append((rows, cols, values, upper))
         self._k += p
         self._rows_added = True
+
+    def limit_time(self, seconds: float) -> None:
+        """Stop every later solve after ``seconds`` (status ``TIME_LIMIT``); ``inf``: no limit."""
+        self._highs.setOptionValue("time_limit", float(max(seconds, 0.0)) if np.isfinite(seconds) else np.inf)
 
     def minimize(self, c: np.ndarray) -> LPResult:
         """Minimize ``c @ x``; c has shape (n,). The value is a checked lower bound of the minimum."""

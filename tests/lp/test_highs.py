@@ -159,3 +159,15 @@ def test_infeasibility_needs_a_certificate():
     lp = LinearProgram(np.array([[1.0, 1.0]]), np.array([1.0]), np.zeros(2), np.ones(2))
     assert lp.minimize(np.array([1.0, 0.0])).status is LPStatus.OPTIMAL
     assert not lp._certified_infeasible()
+
+
+def test_a_time_limit_stops_a_solve_and_lifting_it_solves_again():
+    rng = np.random.default_rng(0)
+    lp = LinearProgram(rng.normal(size=(400, 200)), rng.uniform(1, 2, 400), np.full(200, -10.0), np.full(200, 10.0))
+    c = rng.normal(size=200)
+    lp.limit_time(0.0)
+    stopped = lp.minimize(c)
+    assert stopped.status is LPStatus.TIME_LIMIT and stopped.x is None
+    lp.limit_time(np.inf)
+    done = lp.minimize(c)
+    assert done.status is LPStatus.OPTIMAL and np.isfinite(done.value)

@@ -245,7 +245,7 @@ class RelaxationLPBounding:
                 if bd.margin[d, p] > proof or bd.empty[d]:
                     continue
                 target.counters.lps += 1
-                ex = program.minimum_excess(doms.lo[d], doms.hi[d], one, poly.A, poly.b)
+                ex = program.minimum_excess(doms.lo[d], doms.hi[d], one, poly.A, poly.b, target.deadline.remaining())
                 if ex.status is LPStatus.INFEASIBLE:
                     bd.empty[d] = True
                 elif ex.status is LPStatus.OPTIMAL:
