@@ -163,7 +163,7 @@ class Tape:
     """What a back-substitution pass leaves for the reverse pass of :mod:`.optimised`: the nodes the
     coefficients reached, in the order they were processed, and per activation node the coefficients
     ``L`` reaching its output and the slopes and intercepts used (B, k, n); per max pooling node the
-    coefficients and the relaxation."""
+    coefficients, the relaxation and the lower lines' ``(win, w)`` given (or None)."""
 
     nodes: list = field(default_factory=list)
     lines: dict = field(default_factory=dict)
@@ -183,7 +183,9 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
         record: nodes whose incoming coefficients to return in ``LinearBound.recorded``.
         lines: per activation node, ``(lo_slope, lo_bias, hi_slope, hi_bias)`` broadcastable to
             (B, k, n) to use instead of its relaxation (sound lines on its bounds, e.g. of a
-            :class:`.relaxations.LineFamily`); one line per objective row.
+            :class:`.relaxations.LineFamily`); one line per objective row. Per max pooling node,
+            ``(win, w)``: the windows (n_out, K) and the weights (B, k, n_out, K) of lower lines
+            ``y >= sum_i w_i x_i`` (:class:`.relaxations.PoolFamily`).
         lagrangian: split constraints with multipliers (the bound then holds where they hold).
         tape: filled with what the reverse pass needs.
     """
@@ -229,10 +231,18 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
         elif isinstance(op, MaxPool2d):
             src = node.inputs[0]
             r = rel.of(node, net.shape_of(src))
-            new, c = _through_max_pool(L, r, prod(net.shape_of(src)))
+            n_in = prod(net.shape_of(src))
+            given = lines.get(node.name) if lines is not None else None
+            if given is None:
+                new, c = _through_max_pool(L, r, n_in)
+            else:   # the lower lines are convex combinations of the window's entries
+                new, c = _through_max_pool(np.minimum(L, 0.0), r, n_in)
+                pos = np.maximum(L, 0.0)
+                new += _spread(pos[..., None] * given[1], given[0], n_in)
+                c += np.sum(pos * r.lines.lo_bias[:, None], axis=-1)
             const += c
             if tape is not None:
-                tape.lines[node.name] = (L, r)
+                tape.lines[node.name] = (L, r, given)
             _accumulate(coef, src, new)
         elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
             flat = L.reshape(B * k, -1)
@@ -284,6 +294,14 @@ def _through_max_pool(L: np.ndarray, r: PoolRelaxation, n_in: int) -> tuple[np.n
     weights = L * _by_sign(up, r.lines.hi_slope, r.lines.lo_slope)
     new = np.bincount(target.ravel(), weights.ravel(), minlength=B * k * n_in)
     return new.reshape(B, k, n_in), const
+
+
+def _spread(weights: np.ndarray, win: np.ndarray, n_in: int) -> np.ndarray:
+    """Coefficients (B, k, n_in) from ``weights`` (B, k, n_out, K) on the window entries ``win``
+    (n_out, K; -1 for padding, whose weights must be 0), summed over the windows sharing an entry."""
+    B, k = weights.shape[:2]
+    target = np.maximum(win, 0)[None] + (np.arange(B * k) * n_in).reshape(B * k, 1, 1)
+    return np.bincount(target.ravel(), weights.reshape(B * k, *win.shape).ravel(), minlength=B * k * n_in).reshape(B, k, n_in)
 
 
 def _by_sign(up: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:

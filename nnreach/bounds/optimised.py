@@ -3,7 +3,8 @@
 Back-substitution (:func:`.linear.backward`) gives, for objective rows ``C`` over a node ``z`` and
 every choice of sound relaxation lines, a lower bound ``min_a (A a + c)`` of ``C z`` on each domain.
 Where a line is free to move (a :class:`.relaxations.LineFamily`: the lower ReLU line's slope, a
-tangent point of sigmoid or tanh) each row may choose its own, parameterised by ``alpha`` in [0, 1];
+tangent point of sigmoid or tanh; a :class:`.relaxations.PoolFamily`: the weights of max pooling's
+lower line over its window) each row may choose its own, parameterised by ``alpha`` in [0, 1];
 split constraints of a domain (``lo <= z_j <= hi``) enter through multipliers ``beta >= 0``
 (:class:`.linear.Lagrangian`). Every choice of ``alpha`` in range and ``beta >= 0`` gives a sound
 bound, so the parameters are optimised freely: Adam steps up the gradient of the sum of the rows'
@@ -16,7 +17,8 @@ reached node ``v`` is the value of ``v`` computed *forwards* from ``a*`` through
 an affine op's adjoint of its vector-Jacobian product is its forward map, and an activation's is the
 line each coefficient used. So one forward pass of the ``B x k`` corners, with the lines chosen by
 the backward pass, gives every gradient: a line's slope gets ``L x`` and its intercept ``L`` (``L``
-the coefficient reaching it, ``x`` the forward value of its input), a multiplier ``beta_hi`` gets
+the coefficient reaching it, ``x`` the forward value of its input; a pooling weight ``w_i`` gets
+``L x_i``), a multiplier ``beta_hi`` gets
 ``z - hi`` and ``beta_lo`` gets ``lo - z``.
 
 Shapes: ``B`` domains, ``k`` objective rows, ``n`` neurons of a node.
@@ -38,7 +40,8 @@ import numpy as np
 from ..network.graph import INPUT, Network
 from ..network.ops import Activation, Linear, MaxPool2d
 from .linear import Bounds, InputDomain, Lagrangian, LinearBound, Relaxations, Tape, _by_sign, backward, domain_bounds
-from .relaxations import LineFamily, line_family
+from ..reach.star import pool_windows
+from .relaxations import LineFamily, PoolFamily, line_family, pool_family
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +168,25 @@ class Parameters:
         return Parameters(cat("alpha"), cat("beta"), w)
 
 
-def families(net: Network, bounds: Bounds) -> dict[str, LineFamily]:
-    """The line families of the activation nodes whose input bounds are known, where some line is
-    free to move."""
+Family = LineFamily | PoolFamily
+
+
+def families(net: Network, bounds: Bounds) -> dict[str, Family]:
+    """The line families of the activation and max pooling nodes whose input bounds are known, where
+    some line is free to move."""
     out = {}
     for node in net.nodes:
-        if isinstance(node.op, Activation) and node.inputs[0] in bounds:
-            fam = line_family(node.op, *bounds[node.inputs[0]])
-            if fam.lo.mask.any() or fam.hi.mask.any():
-                out[node.name] = fam
+        src = node.inputs[0]
+        if src not in bounds:
+            continue
+        if isinstance(node.op, Activation):
+            fam = line_family(node.op, *bounds[src])
+        elif isinstance(node.op, MaxPool2d):
+            fam = pool_family(pool_windows(node.op, net.shape_of(src)), *bounds[src])
+        else:
+            continue
+        if any(fam.variable()):
+            out[node.name] = fam
     return out
 
 
@@ -270,10 +283,10 @@ class _Layout:
     family side that has a variable line, then the multipliers of every split side that has a
     constraint; with the bounds of each entry for the projection and the initial values."""
 
-    def __init__(self, B: int, k: int, fams: dict[str, LineFamily], cut_nodes: Bounds, init: Parameters | None):
+    def __init__(self, B: int, k: int, fams: dict[str, Family], cut_nodes: Bounds, init: Parameters | None):
         self.blocks: list[tuple[str, str, int, slice]] = []
         pos = 0
-        for kind, items in (("alpha", [(n, (f.lo.mask.any(), f.hi.mask.any()), f.l.shape[1]) for n, f in fams.items()]),
+        for kind, items in (("alpha", [(n, f.variable(), f.size) for n, f in fams.items()]),
                             ("beta", [(n, tuple(np.isfinite(c).any() for c in cut), cut[0].shape[1])
                                       for n, cut in cut_nodes.items()])):
             for name, sides, n in items:
@@ -290,7 +303,7 @@ class _Layout:
                 self.hi[sl] = 1.0
                 fam = fams[name]
                 given = init.alpha.get(name, (None, None))[side] if init is not None else None
-                start = (fam.lo, fam.hi)[side].init[:, None] if given is None else given
+                start = fam.init(side)[:, None] if given is None else given
             else:
                 given = init.beta.get(name, (None, None))[side] if init is not None else None
                 start = 0.0 if given is None else given
@@ -344,7 +357,7 @@ class _Adam:
         return self._step("weights", w, g, self.s.lr_alpha)
 
 
-def reverse(net: Network, domain: InputDomain, tape: Tape, A: np.ndarray, fams: dict[str, LineFamily],
+def reverse(net: Network, domain: InputDomain, tape: Tape, A: np.ndarray, fams: dict[str, Family],
             evals: dict[str, tuple], cut_nodes: Bounds, layout: _Layout, G: np.ndarray) -> np.ndarray:
     """Gradients of the summed bound of a back-substitution pass (recorded on ``tape``, with
     coefficients ``A`` (B, k, m) over the domain variables) in the line parameters of ``fams``
@@ -369,11 +382,16 @@ def reverse(net: Network, domain: InputDomain, tape: Tape, A: np.ndarray, fams: 
             if fam is not None:
                 fam.gradients(evals[node.name][1], L, ins[0], up, *alpha_grads[node.name])
         elif isinstance(op, MaxPool2d):
-            L, r = tape.lines[node.name]
+            L, r, given = tape.lines[node.name]
             up = L < 0
             idx = _by_sign(up, r.hi_index, r.lo_index)
             v = (np.take_along_axis(ins[0], idx, axis=-1) * _by_sign(up, r.lines.hi_slope, r.lines.lo_slope)
                  + _by_sign(up, r.lines.hi_bias, r.lines.lo_bias))
+            if given is not None:   # the lower lines: convex combinations of the window's entries
+                win, w = given
+                lower = np.sum(w * ins[0][..., np.maximum(win, 0)], axis=-1) + r.lines.lo_bias[:, None]
+                v = np.where(up, v, lower)
+                fams[node.name].gradients(evals[node.name][1], L, ins[0], alpha_grads[node.name][0])
         elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
             v = (ins[0].reshape(B * k, -1) @ op.weight.T + op.bias).reshape(B, k, -1)
         else:

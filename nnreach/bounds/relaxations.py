@@ -36,6 +36,9 @@ Every intercept is widened by a few ulps of the values involved so that rounding
   side, below it at 0 and at ``u``, so on the concave side too), and the upper tangent at ``t`` in
   ``[t_u, u]`` symmetrically. Each family also gives the derivatives of slope and intercept in
   ``alpha``, which the optimiser's gradients need.
+* Max pooling's family (:func:`pool_family`): below an output, any convex combination of its window's
+  entries (``max_i x_i >= sum_i w_i x_i`` for weights on the simplex), the weights given by one
+  parameter in [0, 1] per entry (normalised; see :class:`PoolFamily`).
 """
 
 from __future__ import annotations
@@ -194,6 +197,71 @@ def relax_max_pool(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> PoolRelaxat
     return PoolRelaxation(win[rows, j], win[rows, k], lines)
 
 
+POOL_EPS = 1e-6
+"""Weight of the default entry added to the parameters of a :class:`PoolFamily` (so that all-zero
+parameters still give a convex combination: the default line)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolFamily:
+    """Lower lines of max pooling that an optimiser may choose (alpha-CROWN): an output
+    ``y = max_i x_i`` is at least every convex combination ``sum_i w_i x_i`` of its window's entries.
+    The weights come from parameters ``a`` in [0, 1], one per window entry and objective row:
+    ``w = (a + e pick) / (sum_i a_i + e)`` with ``e`` = :data:`POOL_EPS` and ``pick`` the default lower
+    line's entry (one-hot), so every ``a`` gives weights on the simplex, and ``a = pick`` the default
+    line. Windows the default relaxation makes exact, and padding, keep the default line; the upper
+    lines are the default relaxation's.
+
+    Attributes:
+        win: (n_out, K) flat input indices of each window, -1 for padding.
+        mask: (B, n_out, K) the entries whose weight may move.
+        pick: (B, n_out, K) one-hot of the default lower line's entry.
+    """
+
+    win: np.ndarray
+    mask: np.ndarray
+    pick: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Parameters per objective row: one per window entry (n_out K)."""
+        return self.win.size
+
+    def variable(self) -> tuple[bool, bool]:
+        return bool(self.mask.any()), False
+
+    def init(self, side: int) -> np.ndarray:
+        """The parameters (B, n_out K) of the default lower line."""
+        return self.pick.reshape(self.pick.shape[0], -1).astype(np.float64)
+
+    def evaluate(self, a_lo: np.ndarray, a_hi: np.ndarray | None = None) -> tuple[tuple[np.ndarray, np.ndarray], tuple]:
+        """``((win, w), (w, total))`` for the parameters ``a_lo`` (B, k, n_out K): the windows and the
+        weights ``w`` (B, k, n_out, K) of the lower lines (what back-substitution takes), and what
+        :meth:`gradients` needs."""
+        B, k = a_lo.shape[:2]
+        a = np.where(self.mask[:, None], a_lo.reshape(B, k, *self.win.shape), self.pick[:, None])
+        total = a.sum(axis=-1, keepdims=True) + POOL_EPS
+        w = (a + POOL_EPS * self.pick[:, None]) / total
+        return (self.win, w), (w, total)
+
+    def gradients(self, aux: tuple, L: np.ndarray, x: np.ndarray, g_lo: np.ndarray) -> None:
+        """Write into ``g_lo`` (B, k, n_out K) the gradient in the parameters of a back-substitution
+        bound in which the coefficients ``L`` (B, k, n_out) went through the lower lines where
+        positive, with forward values ``x`` (B, k, n_in) of the input: a weight ``w_i`` gets ``L x_i``,
+        and ``d w_i / d a_m = (delta_im - w_i) / total``."""
+        w, total = aux
+        g = np.maximum(L, 0.0)[..., None] * x[..., np.maximum(self.win, 0)]
+        da = (g - np.sum(w * g, axis=-1, keepdims=True)) / total
+        g_lo[...] = np.where(self.mask[:, None], da, 0.0).reshape(g_lo.shape)
+
+
+def pool_family(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> PoolFamily:
+    """The :class:`PoolFamily` of max pooling over the windows ``win`` (n_out, K) on ``[l, u]`` (B, n_in)."""
+    lo_index = relax_max_pool(win, l, u).lo_index                          # (B, n_out)
+    loose = ~max_pool_exact(win, l, u)
+    return PoolFamily(win, loose[..., None] & (win >= 0)[None], win[None] == lo_index[..., None])
+
+
 @dataclass(frozen=True, slots=True)
 class VariableLines:
     """One side's (lower or upper) variable lines of a relaxed activation node, per neuron (B, n):
@@ -228,6 +296,19 @@ class LineFamily:
     hi: VariableLines
     l: np.ndarray
     u: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """Parameters per side and objective row: one per neuron."""
+        return self.l.shape[1]
+
+    def variable(self) -> tuple[bool, bool]:
+        """Whether the lower and the upper side have some variable line."""
+        return bool(self.lo.mask.any()), bool(self.hi.mask.any())
+
+    def init(self, side: int) -> np.ndarray:
+        """The parameters (B, n) of the default relaxation's lines on side 0 (lower) or 1 (upper)."""
+        return (self.lo, self.hi)[side].init
 
     def evaluate(self, alpha_lo: np.ndarray, alpha_hi: np.ndarray) -> tuple[tuple[np.ndarray, ...], tuple]:
         """The lines for the parameters ``alpha_lo``, ``alpha_hi`` (B, k, n), each in [0, 1]: their

@@ -11,6 +11,7 @@ optimum.
 from __future__ import annotations
 
 import itertools
+from math import prod
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from nnreach.bounds.linear import InputDomain, Lagrangian, Tape, backward, domain_bounds, intermediate_bounds
 from nnreach.bounds.lp_relaxation import RelaxationLP
 from nnreach.bounds.optimised import Mixture, Optimisation, Parameters, _Layout, families, optimise, reverse
-from nnreach.network import ops
+from nnreach.network import Network, ops
 from nnreach.verify.region_walk import linear_region
 
 from . import networks
@@ -46,7 +47,7 @@ def _random_parameters(rng, net, dom, bounds, k, reference: np.ndarray):
     ``reference`` inputs (B, n_in), so that the constrained domains are not empty."""
     fams = families(net, bounds)
     B = dom.size
-    alpha = {name: (rng.uniform(size=(B, k, f.l.shape[1])), rng.uniform(size=(B, k, f.l.shape[1]))) for name, f in fams.items()}
+    alpha = {name: (rng.uniform(size=(B, k, f.size)), rng.uniform(size=(B, k, f.size))) for name, f in fams.items()}
     values = net.activations(reference)
     cuts, beta = {}, {}
     for name, (l, u) in bounds.items():
@@ -267,3 +268,30 @@ def test_a_spent_budget_leaves_back_substitution_and_an_open_one_optimises():
         np.testing.assert_allclose(spent[k][0], lo, atol=1e-12)
         np.testing.assert_allclose(spent[k][1], hi, atol=1e-12)
     assert any(np.any(full[k][0] > lo + 1e-6) or np.any(full[k][1] < hi - 1e-6) for k, (lo, hi) in plain.items())
+
+
+@pytest.mark.parametrize("pool", networks.POOLS, ids=networks.pool_id)
+def test_every_convex_combination_of_a_window_bounds_max_pooling_from_below(pool):
+    """Max pooling alone, objective rows >= 0 (so every output goes through its lower line), random
+    parameters: the linear bound holds at every sampled input (a weight off the simplex, or on a
+    padding entry, would break it), and the parameters of the default line give CROWN's bound."""
+    from nnreach.bounds.optimised import optimise
+    rng = np.random.default_rng(SEED)
+    net = Network.sequential((2, 5, 5), [pool, ops.Reshape((prod(pool.output_shape((2, 5, 5))),))])
+    dom = _domain(rng, net.input_size, count=2)
+    bounds = intermediate_bounds(net, dom)
+    fams = families(net, bounds)
+    (name, fam), = fams.items()
+    C = rng.uniform(0.0, 1.0, size=(4, net.output_size))
+    for _ in range(3):
+        a = rng.uniform(size=(dom.size, 4, fam.size)) ** 3
+        lb = _evaluate(net, dom, C, bounds, fams, {name: (a, None)}, {}, {})[0]
+        for b in range(dom.size):
+            x = _samples(dom.lo[b], dom.hi[b], rng)
+            cy = net.forward(x).reshape(len(x), -1) @ C.T
+            assert np.all(cy >= x @ lb.A[b].T + lb.c[b] - TOL * (1 + np.abs(cy)))
+    default = np.broadcast_to(fam.init(0)[:, None], (dom.size, 4, fam.size))
+    lb = _evaluate(net, dom, C, bounds, fams, {name: (default, None)}, {}, {})[0]
+    np.testing.assert_allclose(lb.lower, backward(net, dom, net.output, C, bounds).lower, rtol=1e-9, atol=1e-9)
+    assert np.all(optimise(net, dom, net.output, C, bounds, settings=Optimisation(steps=20))[0].lower
+                  >= lb.lower - 1e-9)
