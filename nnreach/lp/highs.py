@@ -12,7 +12,11 @@ or on its claim that a set is empty. So neither is taken from HiGHS as it is:
 * the value returned is a *bound* computed here from HiGHS's dual solution ``y`` by weak duality,
   ``min c.x >= y.b + sum_i min(d_i lb_i, d_i ub_i)`` with ``d = c - A^T y`` (``y <= 0``), less a
   rounding allowance: it can only be below the true minimum (above the maximum), never optimistic,
-  and equals the optimum up to solver tolerances;
+  and equals the optimum up to solver tolerances. HiGHS leaves reduced costs up to its tolerance
+  (1e-7) on a column; on a column without a finite bound that makes the sum ``-inf`` (an objective
+  ``(6e-17, 1)`` over a box given by rows was one). Then the column's range over the rows (its
+  *implied* bounds, two more checked LPs, kept: rows are only ever added) bounds the term instead;
+  an unbounded column stays ``-inf``;
 * "infeasible" is only reported when HiGHS's dual ray is a Farkas certificate that checks out here:
   ``min over the box of (z^T A) x > z.b`` for ``z >= 0``. An unchecked claim is an ERROR (no
   decision), which callers treat as "could not show anything".
@@ -154,7 +158,7 @@ class LinearProgram:
     HiGHS's answers.
     """
 
-    __slots__ = ("_highs", "_n", "_cols", "_rows_added", "_lb", "_ub", "_blocks", "_k")
+    __slots__ = ("_highs", "_n", "_cols", "_rows_added", "_lb", "_ub", "_blocks", "_k", "_implied", "_nested")
 
     def __init__(self, A_ub, b_ub, lb=None, ub=None):
         shape = np.shape(A_ub)
@@ -170,6 +174,8 @@ class LinearProgram:
         self._rows_added = True
         self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # rows, cols, values, b
         self._k = 0
+        self._implied = (self._lb.copy(), self._ub.copy())   # tightened on demand (see _implied_bounds)
+        self._nested = False                                  # an LP of implied bounds: no further ones
         self.add_constraints(A_ub, b_ub)
 
     @property
@@ -220,15 +226,17 @@ class LinearProgram:
     def _rhs(self) -> np.ndarray:
         return np.concatenate([blk[3] for blk in self._blocks]) if self._blocks else np.zeros(0)
 
-    def _box_minimum(self, g: np.ndarray, noise: np.ndarray, x: np.ndarray | None = None) -> tuple[float, float]:
-        """``sum_i min(g_i lb_i, g_i ub_i)`` and the sum of the magnitudes of its terms.
+    def _box_minimum(self, g: np.ndarray, noise: np.ndarray, x: np.ndarray | None = None,
+                     bounds: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
+        """``sum_i min(g_i lb_i, g_i ub_i)`` and the sum of the magnitudes of its terms, over the
+        variable bounds or the given ones (valid on the feasible set).
 
         On a column with an infinite bound, a coefficient within rounding ``noise`` of 0 counts as
         0 (plus ``|g_i| (2 |x_i| + 1)`` with ``x`` the solver's point, if given): an exact dual would
         have 0 there, and only the optimum's own coordinate matters; a larger one makes the sum
         ``-inf``.
         """
-        lb, ub = self._lb, self._ub
+        lb, ub = bounds if bounds is not None else (self._lb, self._ub)
         free = (~np.isfinite(lb) & (g > 0)) | (~np.isfinite(ub) & (g < 0))
         zero = free & (np.abs(g) <= _ROUNDING * (self._n + self._k + 1) * noise)
         gg = np.where(zero, 0.0, g)
@@ -247,9 +255,38 @@ class LinearProgram:
         Ay, noise = self._transpose_times(y)
         d = c - Ay
         box, size = self._box_minimum(d, noise + np.abs(c), x)
+        if box == -np.inf and not self._nested:   # a reduced cost HiGHS left on a free column
+            box, size = self._box_minimum(d, noise + np.abs(c), x, self._implied_bounds(d))
         yb = float(y @ b) if b.size else 0.0
         size += float(np.abs(y) @ np.abs(b)) if b.size else 0.0
         return yb + box - _ROUNDING * (self._n + self._k + 1) * size
+
+    def _implied_bounds(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of every column valid on the feasible set, with the range over the rows computed
+        (checked) for the infinite sides that the reduced costs ``d`` need; kept for later calls.
+        The LPs run in a copy of the program, so that this one's solution stays the last solve's."""
+        lb, ub = self._implied
+        need_lo, need_hi = (d > 0) & ~np.isfinite(lb), (d < 0) & ~np.isfinite(ub)
+        if self._blocks and (need_lo.any() or need_hi.any()):
+            import scipy.sparse as sp
+
+            rows, cols, values = (np.concatenate(part) for part in zip(*((r, c, v) for r, c, v, _ in self._blocks)))
+            copy = LinearProgram(sp.csr_array((values, (rows, cols)), shape=(self._k, self._n)), self._rhs(),
+                                 self._lb, self._ub)
+            copy._nested = True
+            e = np.zeros(self._n)
+            for i in np.flatnonzero(need_lo | need_hi):
+                e[i] = 1.0
+                if need_lo[i]:
+                    r = copy.minimize(e)
+                    if r.status is LPStatus.OPTIMAL:
+                        lb[i] = max(lb[i], r.value)
+                if need_hi[i]:
+                    r = copy.maximize(e)
+                    if r.status is LPStatus.OPTIMAL:
+                        ub[i] = min(ub[i], r.value)
+                e[i] = 0.0
+        return lb, ub
 
     def _certified_infeasible(self) -> bool:
         """Whether HiGHS's dual ray proves the constraints infeasible (Farkas), checked here."""

@@ -171,3 +171,22 @@ def test_a_time_limit_stops_a_solve_and_lifting_it_solves_again():
     lp.limit_time(np.inf)
     done = lp.minimize(c)
     assert done.status is LPStatus.OPTIMAL and np.isfinite(done.value)
+
+
+def test_a_reduced_cost_left_on_a_free_column_is_bounded_by_the_rows():
+    """Rows that box the plane, an objective with a 6e-17 component: HiGHS leaves that reduced cost
+    on the free column, and the checked value must still be the optimum (not -inf), and stay a bound;
+    the program's duals stay those of the solve; a strip unbounded along that column stays unbounded."""
+    A = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    b = np.array([-0.3, 0.478, 0.63, 0.79])
+    lp = LinearProgram(A, b)
+    c = np.array([6e-17, 1.0])
+    r = lp.maximize(c)
+    assert r.status is LPStatus.OPTIMAL
+    assert 0.63 <= r.value <= 0.63 + 1e-9
+    duals = lp.row_duals()
+    np.testing.assert_allclose(duals, [0.0, 0.0, -1.0, 0.0], atol=1e-12)
+    low = lp.minimize(np.array([-1.0, 6e-17]))
+    assert -0.478 - 1e-9 <= low.value <= -0.478
+    strip = LinearProgram(A[2:], b[2:])
+    assert strip.maximize(c).value == np.inf
