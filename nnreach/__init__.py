@@ -8,6 +8,8 @@ The public API::
     out_set = nnreach.reach(net, nnreach.Box(lo, hi), "zono")
 """
 
+from importlib.metadata import PackageNotFoundError, version as _version
+
 from .errors import InputError, NnreachError, UnsupportedError
 from .io import load_model
 from .io.vnnlib import read_vnnlib
@@ -19,8 +21,14 @@ from .verify.problem import Problem, Property, halfspace_property, linf_ball, ro
 from .verify.result import Counterexample, Result, Status
 from .verify.settings import Settings
 
+try:
+    __version__ = _version("nnreach")   # pyproject.toml's, as installed
+except PackageNotFoundError:            # run from a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "InputError", "NnreachError", "UnsupportedError", "load_model", "read_vnnlib", "Network", "reach",
     "Box", "HPolytope", "Star", "Zonotope", "overapproximate", "METHODS", "verify", "Problem", "Property",
     "halfspace_property", "linf_ball", "robustness_property", "Counterexample", "Result", "Status", "Settings",
+    "__version__",
 ]

@@ -20,8 +20,9 @@ EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2
-        raise InputError(f"{self.prog}: {message}")
+    def error(self, message):  # one line, exit code 2, prefixed once with "nnreach: error:" by main
+        command = self.prog.removeprefix("nnreach").strip()
+        raise InputError(f"{command}: {message}" if command else message)
 
 
 def _positive(text: str) -> float:
@@ -90,7 +91,10 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
 def _parser() -> argparse.ArgumentParser:
     from .verify.api import METHODS
 
+    from . import __version__
+
     p = _Parser(prog="nnreach", description="Formal verification of neural networks.")
+    p.add_argument("--version", action="version", version=f"nnreach {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("verify", help="check a property (VNN-LIB) of a model (ONNX, .nnet, .mat)")

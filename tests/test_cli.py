@@ -248,3 +248,18 @@ def test_robust_matches_the_vnnlib_property_of_an_mnist_instance(benchmarks, tmp
     ours = robustness_property(linf_ball(center, 0.03, 0.0, 1.0), 7, 10)
     assert np.allclose(ours.input_box.lo, lo, atol=1e-9) and np.allclose(ours.input_box.hi, hi, atol=1e-9)
     assert len(ours.unsafe) == sum(len(p.A) for p in prop.unsafe) == 9
+
+
+def test_version_is_the_package_version(capsys):
+    import nnreach
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nnreach {nnreach.__version__}"
+    assert nnreach.__version__[0].isdigit()
+
+
+def test_a_usage_error_names_the_command_once(capsys):
+    code, _, err = run(capsys, "verify")
+    assert code == 2
+    assert err.startswith("nnreach: error: verify: ") and err.count("nnreach") == 1
