@@ -10,9 +10,12 @@ bounds; an activation only has to say how it is relaxed.
 * Clip (satlin, satlins, hard tanh): one knee inside is a ReLU shape (rotated); with both knees inside,
   two parallel lines with the chord slope, offset to the extremes of ``f(x) - k x`` at the knees.
 * Sigmoid, tanh (S-shaped, convex below 0, concave above): on the convex side the chord is the upper
-  line and the tangent at the midpoint the lower one (mirrored on the concave side); across 0, two
-  parallel lines with slope ``min(f'(l), f'(u))`` through the end points (valid because ``f'`` is
-  unimodal, so ``f' >= slope`` on the interval).
+  line and the tangent at the midpoint the lower one (mirrored on the concave side); across 0, the
+  lower line is the tangent at the point ``t_l <= 0`` whose tangent passes through ``(u, f(u))`` and
+  the upper one the tangent at ``t_u >= 0`` through ``(l, f(l))`` (see the line families below). Where
+  no such point exists the chord is that line: no lower tangent means ``f'(l)`` exceeds the chord's
+  slope, and as ``f'`` rises up to 0 and falls after it, ``f`` minus the chord rises from 0 at ``l``
+  and then falls back to 0 at ``u``, never below it (mirrored above).
 
 * Max pooling (:func:`relax_max_pool`): each output ``y = max_i x_i`` of a window is bounded through one
   entry. Below, ``y >= x_j`` for the entry ``j`` with the largest lower bound. Above, with ``k`` the entry
@@ -109,19 +112,25 @@ def _clip(op: Clip, l, u, lower: str) -> tuple:
     return lo_s, lo_b, hi_s, hi_b
 
 
-def _s_shaped(op: Activation, l, u) -> tuple:
+def _s_shaped(op: Activation, l, u, tangents: tuple | None = None) -> tuple:
+    """Slopes and intercepts of the lines of an S-shaped ``op`` on ``[l, u]``; ``tangents``: what
+    :func:`_cross_tangents` gives on these bounds, if known."""
     f, df = op.forward, op.derivative
     fl, fu = f(l), f(u)
     width = np.maximum(u - l, 1e-300)
     chord = np.where(u > l, (fu - fl) / width, df(l))
     m = (l + u) / 2
     tan_s, tan_b = df(m), f(m) - df(m) * m
-    par = np.minimum(df(l), df(u))
+    t_lo, ok_lo, t_hi, ok_hi = tangents if tangents is not None else _cross_tangents(op, l, u)
+    cross_lo_s = np.where(ok_lo, df(t_lo), chord)      # across 0: the tangent through (u, f(u)), else the chord
+    cross_lo_b = np.where(ok_lo, f(t_lo) - df(t_lo) * t_lo, fl - chord * l)
+    cross_hi_s = np.where(ok_hi, df(t_hi), chord)      # the tangent through (l, f(l)), else the chord
+    cross_hi_b = np.where(ok_hi, f(t_hi) - df(t_hi) * t_hi, fl - chord * l)
     convex, concave = u <= 0, l >= 0
-    lo_s = np.where(convex, tan_s, np.where(concave, chord, par))
-    lo_b = np.where(convex, tan_b, np.where(concave, fl - chord * l, fl - par * l))
-    hi_s = np.where(convex, chord, np.where(concave, tan_s, par))
-    hi_b = np.where(convex, fl - chord * l, np.where(concave, tan_b, fu - par * u))
+    lo_s = np.where(convex, tan_s, np.where(concave, chord, cross_lo_s))
+    lo_b = np.where(convex, tan_b, np.where(concave, fl - chord * l, cross_lo_b))
+    hi_s = np.where(convex, chord, np.where(concave, tan_s, cross_hi_s))
+    hi_b = np.where(convex, fl - chord * l, np.where(concave, tan_b, cross_hi_b))
     return lo_s, lo_b, hi_s, hi_b
 
 
@@ -388,10 +397,17 @@ def _extreme_tangent(op: Activation, l, u, lower: bool) -> tuple[np.ndarray, np.
     return (a if lower else b), ok
 
 
+def _cross_tangents(op: Activation, l, u) -> tuple:
+    """``(t_lo, ok_lo, t_hi, ok_hi)``: the extreme tangent points of :func:`_extreme_tangent` on both
+    sides, and where they exist."""
+    return (*_extreme_tangent(op, l, u, lower=True), *_extreme_tangent(op, l, u, lower=False))
+
+
 def line_family(op: Activation, l: np.ndarray, u: np.ndarray, lower: str = "adaptive") -> LineFamily:
     """The relaxation of ``op`` on ``[l, u]`` (B, n) with the lines an optimiser may choose (see the
     module docstring); every line of the family is sound for every parameter in [0, 1]."""
-    base = relax(op, l, u, lower)
+    tangents = _cross_tangents(op, l, u) if isinstance(op, (Sigmoid, Tanh)) else None
+    base = _widen(*_s_shaped(op, l, u, tangents), l, u) if tangents is not None else relax(op, l, u, lower)
     none = _no_lines(l.shape)
     lo, hi = none, none
     if isinstance(op, (Relu, LeakyRelu)):
@@ -411,8 +427,7 @@ def line_family(op: Activation, l: np.ndarray, u: np.ndarray, lower: str = "adap
         hi = _pivot(high_knee | both, z + b, z + b, z, hi_max, np.where(both, 0.5, np.clip(base.hi_slope, 0.0, 1.0)))
     elif isinstance(op, (Sigmoid, Tanh)):
         convex, concave, cross = (u <= 0) & (u > l), (l >= 0) & (u > l), (l < 0) & (u > 0)
-        t_lo, ok_lo = _extreme_tangent(op, l, u, lower=True)
-        t_hi, ok_hi = _extreme_tangent(op, l, u, lower=False)
+        t_lo, ok_lo, t_hi, ok_hi = tangents
         lo_mask, hi_mask = convex | (cross & ok_lo), concave | (cross & ok_hi)
         lo = VariableLines(lo_mask, lo_mask, l, l, l, np.where(convex, u, t_lo), np.where(convex, 0.5, 1.0))
         hi = VariableLines(hi_mask, hi_mask, u, u, np.where(concave, l, t_hi), u, np.where(concave, 0.5, 0.0))

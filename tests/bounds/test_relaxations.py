@@ -134,3 +134,21 @@ def test_the_family_starts_at_the_default_relaxation_where_it_contains_it(op):
     base = relax(op, l, u)
     if isinstance(op, (ops.Relu, ops.LeakyRelu)):   # ReLU-shaped: the default lower line is in the family
         assert np.allclose(lo_s, base.lo_slope) and np.allclose(hi_s, base.hi_slope)
+    if isinstance(op, (ops.Sigmoid, ops.Tanh)):     # S-shaped: both default lines are in the family
+        assert np.allclose(lo_s, base.lo_slope) and np.allclose(lo_b, base.lo_bias)
+        assert np.allclose(hi_s, base.hi_slope) and np.allclose(hi_b, base.hi_bias)
+
+
+@pytest.mark.parametrize("op", [ops.Sigmoid(), ops.Tanh()], ids=lambda a: a.describe())
+def test_across_zero_each_default_s_line_meets_f_at_the_far_end(op):
+    """Across 0 the lower line is the tangent through (u, f(u)) or the chord, the upper one the tangent
+    through (l, f(l)) or the chord: both meet f at the far end of the interval (lines through the near
+    end, as parallel lines through the end points are, leave a gap there)."""
+    rng = np.random.default_rng(SEED)
+    l, u = _intervals(rng)
+    cross = (l < 0) & (u > 0)
+    l, u = l[cross], u[cross]
+    r = relax(op, l, u)
+    scale = 1e-9 * (1 + np.abs(l) + np.abs(u))
+    assert np.allclose(r.lo_slope * u + r.lo_bias, op.forward(u), rtol=0, atol=scale.max())
+    assert np.allclose(r.hi_slope * l + r.hi_bias, op.forward(l), rtol=0, atol=scale.max())

@@ -107,7 +107,7 @@ def test_program_converges_to_the_network_as_intervals_shrink(op):
     net = networks.dense(rng, op, depth=2, width=4, n_in=1, n_out=1)
     lp = RelaxationLP(net)
     gaps = []
-    for width in (1.0, 0.1, 0.01):
+    for width in (2.0, 0.2, 0.02):
         lo, hi = np.array([-0.5]), np.array([-0.5 + width])
         bounds = {k: (l[0], u[0]) for k, (l, u) in intermediate_bounds(net, InputDomain(lo[None], hi[None])).items()}
         true = net.forward(np.linspace(lo, hi, 2001))[:, 0].min()
