@@ -343,6 +343,11 @@ def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.
 PACK = 0.7
 """Neurons are bounded per domain (each domain's own undecided neurons, padded to the most any
 domain has) rather than for the union over the batch when that is under this fraction of it."""
+CHUNK = 2 ** 23
+"""Entries of the coefficient arrays (domains x rows x the network's width) a call of the row bounds
+may hold at once: a node's neurons are bounded in chunks of rows under it. Measured on a conv net
+with max pooling: the root's optimised bounds of all its neurons at once held arrays of hundreds of
+MB, and the kernel's time to map and clear their pages exceeded the arithmetic."""
 
 
 def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
@@ -379,6 +384,24 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
     bounds: Bounds = {}
     empty = np.zeros(domain.size, dtype=bool)
     rel = Relaxations(bounds, lower)
+    width = sum(prod(net.shape_of(n.name)) for n in net.nodes)
+    size = max(1, CHUNK // (2 * domain.size * width))
+
+    def bound(src: str, n: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds (B, k) of the neurons ``idx`` of node ``src`` (``n`` neurons; (k,) the
+        same for every domain or (B, k) each domain's own), bounded as unit rows in chunks."""
+        lo, hi = [], []
+        for s in range(0, idx.shape[-1], size):
+            part = idx[..., s:s + size]
+            eye = np.zeros((*part.shape, n))
+            np.put_along_axis(eye, part[..., None], 1.0, axis=-1)
+            C = np.concatenate([eye, -eye], axis=-2)
+            lb = (rows(src, C, bounds, rel) if rows is not None
+                  else backward(net, domain, src, C, bounds, relaxations=rel).lower)
+            lo.append(lb[:, :part.shape[-1]])
+            hi.append(-lb[:, part.shape[-1]:])
+        return np.concatenate(lo, axis=1), np.concatenate(hi, axis=1)
+
     box: dict[str, tuple] = {INPUT: domain.input_bounds()}  # interval bounds of node values, where cheap
     tight = {INPUT}  # nodes whose box back-substitution cannot tighten
     B = domain.size
@@ -401,20 +424,14 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
                 packed = most < PACK * idx.size
                 if packed:   # each domain its own neurons (padded with others: still valid)
                     own = np.argsort(~todo, axis=1, kind="stable")[:, :most]              # (B, most)
-                    eye = np.eye(n)[own]                                                  # (B, most, n)
-                    C = np.concatenate([eye, -eye], axis=1)
-                    lb = (rows(src, C, bounds, rel) if rows is not None
-                          else backward(net, domain, src, C, bounds, relaxations=rel).lower)
+                    lo, hi = bound(src, n, own)
                     at = np.arange(B)[:, None]
-                    l[at, own] = np.maximum(l[at, own], lb[:, :most])
-                    u[at, own] = np.minimum(u[at, own], -lb[:, most:])
+                    l[at, own] = np.maximum(l[at, own], lo)
+                    u[at, own] = np.minimum(u[at, own], hi)
                 else:
-                    eye = np.eye(n)[idx]
-                    C = np.concatenate([eye, -eye])
-                    lb = (rows(src, C, bounds, rel) if rows is not None
-                          else backward(net, domain, src, C, bounds, relaxations=rel).lower)
-                    l[:, idx] = np.maximum(l[:, idx], lb[:, :idx.size])
-                    u[:, idx] = np.minimum(u[:, idx], -lb[:, idx.size:])
+                    lo, hi = bound(src, n, idx)
+                    l[:, idx] = np.maximum(l[:, idx], lo)
+                    u[:, idx] = np.minimum(u[:, idx], hi)
             if src in tight or (idx.size == n and not packed):
                 tight.add(node.name)
             empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)

@@ -295,3 +295,29 @@ def test_every_convex_combination_of_a_window_bounds_max_pooling_from_below(pool
     np.testing.assert_allclose(lb.lower, backward(net, dom, net.output, C, bounds).lower, rtol=1e-9, atol=1e-9)
     assert np.all(optimise(net, dom, net.output, C, bounds, settings=Optimisation(steps=20))[0].lower
                   >= lb.lower - 1e-9)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv", "pooled"])
+def test_neurons_bounded_in_chunks_of_rows_give_the_same_plain_bounds_and_sound_optimised_ones(kind, monkeypatch):
+    """With the row budget (``linear.CHUNK``) so small that every node's neurons are bounded a few at a
+    time: plain back-substitution gives the bounds it gives in one piece (its rows are independent),
+    and the optimised bounds hold at every sampled input and are never looser than the plain ones."""
+    from nnreach.bounds import linear
+    from nnreach.bounds.optimised import optimised_bounds
+    rng = np.random.default_rng(SEED)
+    net = dict(_kinds(rng, ops.Relu()))[kind]
+    dom = _domain(rng, net.input_size, count=2)
+    whole, _ = domain_bounds(net, dom)
+    monkeypatch.setattr(linear, "CHUNK", 1)
+    chunked, _ = domain_bounds(net, dom)
+    optimised, _ = optimised_bounds(net, dom)
+    assert whole.keys() == chunked.keys() == optimised.keys()
+    for name, (lo, hi) in whole.items():
+        np.testing.assert_allclose(chunked[name][0], lo, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(chunked[name][1], hi, rtol=1e-9, atol=1e-9)
+        assert np.all(optimised[name][0] >= lo - 1e-12) and np.all(optimised[name][1] <= hi + 1e-12)
+    for b in range(dom.size):
+        values = net.activations(_samples(dom.lo[b], dom.hi[b], rng))
+        for name, (lo, hi) in optimised.items():
+            z = values[name].reshape(len(values[name]), -1)
+            assert np.all(z >= lo[b] - TOL) and np.all(z <= hi[b] + TOL), name
