@@ -217,6 +217,7 @@ class Calibration:
         threshold: ``q``, the ``k``-th smallest calibration score.
         samples: inputs evaluated in all (fit, scale and calibration).
         seconds: wall time.
+        surrogate: the fitted surrogate whose scores were calibrated.
     """
 
     set: Box | Zonotope
@@ -228,6 +229,12 @@ class Calibration:
     threshold: float
     samples: int
     seconds: float
+    surrogate: Surrogate
+
+    def covers(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether the score of each pair is at most the threshold (then ``y`` lies in :attr:`set`):
+        x (batch, n_in), y (batch, m) -> bool (batch,). The guarantee is about this event."""
+        return self.surrogate.scores(x, y) <= self.threshold
 
     def guarantee(self) -> str:
         """The guarantee in one sentence."""
@@ -334,4 +341,4 @@ def calibrate(boxes: list[Box], evaluate: Evaluate, *, coverage: float = 0.99, c
         return None
     q = float(np.sort(scores)[k - 1])
     return Calibration(surrogate.output_set(q, sampler.hull), kind, coverage, confidence, n, k, q,
-                       fit_size + 2 * n, time.monotonic() - start)
+                       fit_size + 2 * n, time.monotonic() - start, surrogate)
