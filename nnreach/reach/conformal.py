@@ -117,7 +117,8 @@ class UnionSampler:
         widths = np.array([b.hi - b.lo for b in boxes])                 # (boxes, n_in)
         positive = (widths > 0).sum(axis=1)
         full = positive == positive.max()
-        volume = np.where(full, np.prod(np.where(widths > 0, widths, 1.0), axis=1), 0.0)
+        log_volume = np.where(full, np.log(np.where(widths > 0, widths, 1.0)).sum(axis=1), -np.inf)
+        volume = np.exp(log_volume - log_volume.max())       # in logarithms: 3072 widths of 1/255 underflow
         self.weights = volume / volume.sum()
         self.hull = Box(np.min([b.lo for b in boxes], axis=0), np.max([b.hi for b in boxes], axis=0))
 

@@ -174,3 +174,9 @@ def test_jobs_do_not_change_the_set():
     box = Box(-np.ones(3), np.ones(3))
     one, two = (calibrate([box], net.forward, kind="box", jobs=j) for j in (1, 2))
     assert np.array_equal(one.set.lo, two.set.lo) and np.array_equal(one.set.hi, two.set.hi)
+
+
+def test_high_dimensional_small_boxes_are_drawn_in_proportion_to_their_volumes():
+    small, large = Box(np.zeros(3072), np.full(3072, 1 / 255)), Box(np.ones(3072), np.full(3072, 1 + 1.001 / 255))
+    weights = UnionSampler([small, large]).weights          # volumes 255^-3072 underflow to 0
+    assert np.allclose(weights, np.array([1, 1.001 ** 3072]) / (1 + 1.001 ** 3072))
