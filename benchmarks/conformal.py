@@ -88,7 +88,8 @@ def build_resnet(seed: int) -> tuple[onnx.ModelProto, int]:
     w = b.const("fc_w", b.rng.normal(size=(CLASSES, c_in)) * np.sqrt(1 / c_in))
     bias = b.const("fc_b", b.rng.normal(size=CLASSES) * 0.1)
     b.nodes.append(helper.make_node("Gemm", ["flat", w, bias], ["output"], transB=1))
-    graph = helper.make_graph(b.nodes, "resnet", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])],
+    graph = helper.make_graph(b.nodes, "resnet",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32])],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", CLASSES])], b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model)

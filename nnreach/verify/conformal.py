@@ -76,8 +76,8 @@ def conformal(problem: Problem, settings: Settings, deadline: Deadline) -> Resul
                 return True
         return False
 
-    cal = calibrate_with([p.input_box for p in problem.properties], model_evaluator(problem.network, problem.model_path), settings,
-                         deadline, visit)
+    evaluate = model_evaluator(problem.network, problem.model_path)
+    cal = calibrate_with([p.input_box for p in problem.properties], evaluate, settings, deadline, visit)
     if cal is None:
         return Result(Status.VIOLATED, NAME, counterexample=found[0], stats=stats)
     stats.update(cal.stats())
