@@ -13,7 +13,8 @@ verdict) makes the row an ``error``, reported with the last stderr line.
 
 Verdicts and expectations (``--expected``, VNN-COMP words ``sat``/``unsat``/``unknown``): a verdict
 is *wrong* when it says ``holds`` where ``sat`` is expected or ``violated`` where ``unsat`` is
-expected. With ``unknown`` expected, or no expectation, a decided verdict is never wrong.
+expected. With ``unknown`` expected, or no expectation, a decided verdict is never wrong. The
+probabilistic ``holds-probably`` (method ``conformal``) counts as ``unknown``: it is not a proof.
 
 The summary's last line is exactly::
 
@@ -71,6 +72,8 @@ from .errors import InputError
 
 VERDICTS = ("holds", "violated", "unknown", "timeout")
 EXPECTATIONS = ("sat", "unsat", "unknown")
+NOT_PROOFS = {"holds-probably": "unknown"}
+"""Verdicts that are counted as another: a probabilistic one (``conformal``) is not a proof."""
 _FROM_VNNCOMP = {"sat": "violated", "unsat": "holds", "unknown": "unknown", "timeout": "timeout"}
 _OUT_COLUMNS = ("onnx", "vnnlib", "verdict", "seconds", "method", "expected", "correct")
 _PEER_COLUMNS = ("peer_verdict", "peer_seconds", "peer_correct")
@@ -336,7 +339,7 @@ def _run_ours(row: Row, options: Options, limit: float, tmp: Path, env: dict[str
         return Run("timeout", ex.seconds, f"killed after {ex.seconds:.1f} s")
     if ex.returncode != 0:
         return Run("error", ex.seconds, _failure(ex, "nnreach"))
-    verdict = _last_line(ex.stdout)
+    verdict = NOT_PROOFS.get(_last_line(ex.stdout), _last_line(ex.stdout))
     if verdict not in VERDICTS:
         return Run("error", ex.seconds, f"no verdict on the last stdout line: {verdict[:80]!r}")
     word = _first_word(result_file)

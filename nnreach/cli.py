@@ -55,6 +55,28 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, got {text}")
+    return value
+
+
+def _conformal_options(p: argparse.ArgumentParser) -> None:
+    """The options of the probabilistic method ``conformal``."""
+    from .reach.conformal import KINDS
+
+    p.add_argument("--coverage", type=_probability, default=0.99, metavar="P",
+                   help="conformal: probability, at least, that a random input's output is in the set")
+    p.add_argument("--confidence", type=_probability, default=0.999, metavar="P",
+                   help="conformal: probability, at least, that the calibration reaches the coverage")
+    p.add_argument("--conformal-set", default="pca", choices=KINDS,
+                   help="conformal: the kind of calibrated set (see nnreach.reach.conformal)")
+
+
 def _pair(text: str) -> tuple[int, int]:
     try:
         i, j = (int(v) for v in text.split(","))
@@ -86,6 +108,7 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     p.add_argument("--ray", metavar="ADDRESS",
                    help="share the search among the CPUs of a Ray cluster: 'local' starts one here, "
                         "'auto' or HOST:PORT joins a running one")
+    _conformal_options(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,12 +141,15 @@ def _parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="print the layers and shapes of a model")
     i.add_argument("model")
 
-    from .reach.propagate import INITIAL_SET
+    from .reach.propagate import REACH_METHODS
 
     r = sub.add_parser("reach", help="compute the output set of a model for a property's input box")
     r.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
     r.add_argument("spec", help="VNN-LIB file whose input box (the first, if several) is used")
-    r.add_argument("--method", default="zono", choices=sorted(INITIAL_SET), help="reachability method")
+    r.add_argument("--method", default="zono", choices=sorted(REACH_METHODS),
+                   help="reachability method (conformal: a probabilistic set, not a sound one)")
+    r.add_argument("--seed", type=int, default=0, help="conformal: seed of the samples")
+    _conformal_options(r)
     r.add_argument("--plot", metavar="PNG", help="draw the input box and output set(s) with sampled points")
     r.add_argument("--in-dims", type=_pair, default=(0, 1), metavar="I,J", help="input coordinates to draw")
     r.add_argument("--out-dims", type=_pair, default=(0, 1), metavar="I,J", help="output coordinates to draw")
@@ -189,18 +215,32 @@ def _cmd_reach(args) -> int:
     for name, dims, size in (("--in-dims", args.in_dims, net.input_size), ("--out-dims", args.out_dims, net.output_size)):
         if max(dims) >= size:
             raise InputError(f"{name} {dims[0]},{dims[1]}: the model has only {size} coordinates there")
-    out = reach(net, box, args.method)
-    sets = out if args.method in SPLITTING else [out]
+    if args.method == "conformal":
+        from .verify.conformal import calibrate_with, model_evaluator
+        from .verify.settings import Settings
+
+        settings = Settings(seed=args.seed, coverage=args.coverage, confidence=args.confidence,
+                            conformal_set=args.conformal_set)
+        cal = calibrate_with([box], model_evaluator(net, str(args.model)), settings)
+        sets = [cal.set]
+    else:
+        out = reach(net, box, args.method)
+        sets = out if args.method in SPLITTING else [out]
     lo = np.min([s.bounds()[0] for s in sets], axis=0)
     hi = np.max([s.bounds()[1] for s in sets], axis=0)
     print(f"method {args.method}: {len(sets)} output set(s)")
     for k, (a, b) in enumerate(zip(lo, hi)):
         print(f"y[{k}] in [{a:.6g}, {b:.6g}]")
+    if args.method == "conformal":
+        print(f"samples {cal.samples}, calibration n = {cal.calibration}, rank k = {cal.rank}, "
+              f"threshold {cal.threshold:.6g}")
+        print(f"guarantee: {cal.guarantee()}")
     if args.plot:
         from .plot import plot_reach
 
         path = plot_reach(net, box, args.method, args.plot, in_dims=args.in_dims, out_dims=args.out_dims,
-                          unsafe=props[0].unsafe)
+                          unsafe=props[0].unsafe, out_sets=sets,
+                          sound="zono" if args.method == "conformal" else None)
         print(f"plot written to {path}")
     return EXIT_OK
 
@@ -245,8 +285,10 @@ def _cmd_robust(args) -> int:
 
 
 def _decide(problem, args, start: float) -> int:
-    """Verify ``problem`` under the ``--timeout``/``--method``/``--jobs``/``--ray``/``--seed`` options;
-    print the outcome (the verdict word last) and write ``--result-file``."""
+    """Verify ``problem`` under the ``--timeout``/``--method``/``--jobs``/``--ray``/``--seed`` options
+    (and ``--coverage``/``--confidence``/``--conformal-set`` for ``conformal``); print the outcome (the
+    verdict word last; for ``conformal`` its guarantee before it) and write ``--result-file``
+    (``holds-probably`` is written as ``unknown``)."""
     from .verify.api import verify
     from .verify.deadline import Timeout, hard_stop
     from .verify.result import Result, Status
@@ -258,7 +300,8 @@ def _decide(problem, args, start: float) -> int:
     else:
         from .parallel.pools import available_cores
 
-        settings = Settings(seed=args.seed, jobs=args.jobs or available_cores(), ray=args.ray)
+        settings = Settings(seed=args.seed, jobs=args.jobs or available_cores(), ray=args.ray,
+                            coverage=args.coverage, confidence=args.confidence, conformal_set=args.conformal_set)
         try:
             with hard_stop(remaining):  # for work that does not check its deadline often
                 result = verify(problem, args.method, timeout=remaining, settings=settings)
@@ -269,6 +312,10 @@ def _decide(problem, args, start: float) -> int:
         ce = result.counterexample
         print(f"counterexample (checked by {ce.checked_by}): x = {ce.x.tolist()}")
         print(f"output: y = {ce.y.tolist()}")
+    if "guarantee" in result.stats:
+        print(f"samples {result.stats['samples']}, calibration n = {result.stats['calibration']}, "
+              f"rank k = {result.stats['rank']}")
+        print(f"guarantee ({result.status.value}): {result.stats['guarantee']}")
     if args.result_file:
         _write_result(args.result_file, result, problem.network.input_size)
     print(result.status.value)

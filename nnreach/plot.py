@@ -63,22 +63,35 @@ def _clipped(poly, lo: np.ndarray, hi: np.ndarray):
     return None if cut.is_empty() else cut
 
 
+def _output_sets(network, input_set: Box, method: str) -> list:
+    from .reach import reach
+    from .reach.propagate import SPLITTING
+
+    out = reach(network, input_set, method)
+    return out if method in SPLITTING else [out]
+
+
 def plot_reach(network, input_set: Box, method: str, path: str | Path, *, in_dims: tuple[int, int] = (0, 1),
                out_dims: tuple[int, int] = (0, 1), samples: int = 2000, seed: int = 0,
-               unsafe: Sequence | None = None) -> Path:
+               unsafe: Sequence | None = None, out_sets: list | None = None, sound: str | None = None) -> Path:
     """Draw the input box and the ``method`` output set(s) of ``network`` side by side, with the
-    images of ``samples`` random inputs (which must lie inside the output set) and, optionally,
-    unsafe output polytopes (bounded ones) in red. Writes a PNG to ``path`` and returns it."""
+    images of ``samples`` random inputs (inside the output set for a sound method; for ``conformal``
+    most of them) and, optionally, unsafe output polytopes (bounded ones) in red. ``out_sets``: the
+    output sets when already computed. ``sound``: a sound reach method whose output set(s) are drawn
+    too, behind (e.g. beside a probabilistic set; left out if the method does not apply to the network).
+    Writes a PNG to ``path`` and returns it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .reach import reach
-    from .reach.propagate import SPLITTING
+    from .errors import UnsupportedError
 
-    out = reach(network, input_set, method)
-    out_sets = out if method in SPLITTING else [out]
+    out_sets = _output_sets(network, input_set, method) if out_sets is None else out_sets
+    try:
+        sound_sets = _output_sets(network, input_set, sound) if sound else []
+    except UnsupportedError:
+        sound_sets = []
     rng = np.random.default_rng(seed)
     x = rng.uniform(input_set.lo, input_set.hi, size=(samples, input_set.dim))
     y = network.forward(x)
@@ -90,7 +103,10 @@ def plot_reach(network, input_set: Box, method: str, path: str | Path, *, in_dim
         left.set_ylabel(f"x[{in_dims[1]}]")
         left.legend(loc="best")
     left.set_title("input")
-    draw(right, out_sets, out_dims, color="tab:blue", label=f"{method} output set")
+    if sound_sets:
+        draw(right, sound_sets, out_dims, color="tab:green", label=f"{sound} output set (sound)", alpha=0.2)
+    label = f"{method} output set" + (" (probabilistic)" if method == "conformal" else "")
+    draw(right, out_sets, out_dims, color="tab:blue", label=label)
     if unsafe:
         lo = np.min([s.bounds()[0] for s in out_sets], axis=0)
         hi = np.max([s.bounds()[1] for s in out_sets], axis=0)

@@ -166,6 +166,35 @@ def test_reach_prints_bounds_and_draws_the_sets(capsys, tmp_path):
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_conformal_states_its_guarantee_and_writes_unknown(capsys, tmp_path):
+    res = tmp_path / "out.txt"
+    code, out, err = run(capsys, "verify", TINY, str(REPO / "examples/specs/tiny_holds.vnnlib"),
+                         "--method", "conformal", "--coverage", "0.9", "--confidence", "0.99", "--jobs", "1",
+                         "--result-file", str(res))
+    assert code == 0, err
+    assert last_line(out) == "holds-probably"
+    assert "calibration n = 44, rank k = 44" in out and "not a proof" in out
+    assert res.read_text() == "unknown\n"
+
+
+def test_reach_conformal_draws_the_sound_set_beside(capsys, tmp_path):
+    png = tmp_path / "sets.png"
+    code, out, err = run(capsys, "reach", TINY, str(REPO / "examples/specs/tiny_holds.vnnlib"),
+                         "--method", "conformal", "--conformal-set", "box", "--plot", str(png))
+    assert code == 0, err
+    assert "calibration n = 688, rank k = 688" in out and "guarantee: " in out
+    assert png.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("command", ["verify", "reach"])
+@pytest.mark.parametrize("option,value", [("--coverage", "1"), ("--coverage", "0"), ("--confidence", "1.5"),
+                                          ("--confidence", "-0.1"), ("--coverage", "high")])
+def test_conformal_probabilities_outside_0_1_are_one_line_errors(capsys, command, option, value):
+    code, _, err = run(capsys, command, TINY, str(REPO / "examples/specs/tiny_holds.vnnlib"),
+                       "--method", "conformal", option, value)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and option in err
+
+
 @pytest.mark.parametrize("dims", ["0,7", "1,1", "x"])
 def test_reach_rejects_bad_coordinates(capsys, dims):
     code, out, err = run(capsys, "reach", str(REPO / "examples/models/tiny_relu.onnx"),

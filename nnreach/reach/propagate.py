@@ -36,6 +36,10 @@ INITIAL_SET: dict[str, Callable[[Box], object]] = {
 }
 """How each method turns an input box into the set type it propagates."""
 
+REACH_METHODS = (*INITIAL_SET, "conformal")
+"""Every reach method: the rule-based ones and ``conformal`` (a probabilistic set, see
+:mod:`nnreach.reach.conformal`)."""
+
 SPLITTING = frozenset({"exact-star"})
 """Methods whose :func:`reach` returns a list of sets (their union is the output set)."""
 
@@ -144,16 +148,25 @@ def reach(network: Network, input_set, method: str = "zono", *, options=None):
         input_set: a :class:`Box` (converted to the method's set type) or a set of that type, of
             dimension ``network.input_size``.
         method: ``"interval"`` (boxes), ``"zono"`` (zonotopes, DeepZ relaxations), ``"approx-star"``
-            (stars, triangle relaxations) or ``"exact-star"`` (stars, split at every activation).
-        options: method options passed to the rules (``StarOptions`` for the star methods).
+            (stars, triangle relaxations), ``"exact-star"`` (stars, split at every activation) or
+            ``"conformal"`` (a probabilistic set from samples of a box, not a sound one).
+        options: method options passed to the rules (``StarOptions`` for the star methods);
+            :class:`nnreach.verify.settings.Settings` for ``"conformal"`` (coverage, confidence, kind, seed).
     Returns:
         The output set, of dimension ``network.output_size``; for ``"exact-star"`` a list of stars
-        whose union is exactly the set of outputs.
+        whose union is exactly the set of outputs; for ``"conformal"`` a Box or Zonotope that contains
+        the output of a random input of the box with probability at least the coverage, with the
+        stated confidence (see :func:`nnreach.reach.conformal.calibrate` for the full record).
     """
-    if method not in INITIAL_SET:
-        raise InputError(f"unknown reach method {method!r}; choose one of {', '.join(INITIAL_SET)}")
+    if method not in REACH_METHODS:
+        raise InputError(f"unknown reach method {method!r}; choose one of {', '.join(REACH_METHODS)}")
     if input_set.dim != network.input_size:
         raise InputError(f"input set has dimension {input_set.dim} but the network has "
                          f"{network.input_size} inputs")
+    if method == "conformal":
+        from ..verify.conformal import calibrate_with
+        from ..verify.settings import Settings
+
+        return calibrate_with([input_set], network.forward, options or Settings()).set
     outs = iter_reach(simplify(network), input_set, method, options=options)
     return list(outs) if method in SPLITTING else next(outs)

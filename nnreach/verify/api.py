@@ -12,6 +12,7 @@ from ..network.simplify import simplify
 from . import bounds
 from .approx_star import approx_star
 from .bab import LOW_INPUT_DIM, bab
+from .conformal import conformal
 from .deadline import Deadline, Timeout
 from .exact_star import exact_star
 from .falsify import falsify
@@ -83,8 +84,10 @@ METHODS: dict[str, Method] = {
     "exact-star": exact_star,
     "bab": bab,
     "milp": milp,
+    "conformal": conformal,
 }
-"""Every method by its ``--method`` name."""
+"""Every method by its ``--method`` name (``conformal`` is probabilistic: it answers HOLDS_PROBABLY,
+never HOLDS)."""
 
 
 def verify(problem: Problem, method: str = "auto", *, timeout: float | None = None,
@@ -97,7 +100,8 @@ def verify(problem: Problem, method: str = "auto", *, timeout: float | None = No
         timeout: seconds (None: no limit); on expiry the status is TIMEOUT.
         settings: method settings (default :class:`Settings`).
     Returns:
-        A :class:`Result`; VIOLATED results carry a counterexample confirmed by execution.
+        A :class:`Result`; VIOLATED results carry a counterexample confirmed by execution;
+        HOLDS_PROBABLY (``conformal`` only) is a statistical statement, not a proof.
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")

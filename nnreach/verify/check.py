@@ -57,13 +57,20 @@ _ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 
 def run_onnxruntime(model_path: str, x: np.ndarray) -> np.ndarray | None:
     """Outputs of the ONNX model for a batch ``x`` (batch, n_in), flattened to (batch, n_out); None
-    when onnxruntime cannot load the model."""
+    when onnxruntime cannot load the model. The batch runs at once when the model's first input axis
+    is symbolic and the model accepts that, else one sample at a time."""
     sess = _session(model_path)
     if sess is None:
         return None
     inp = sess.get_inputs()[0]
     dims = [d if isinstance(d, int) else 1 for d in inp.shape]
     dtype = _ORT_TYPES.get(inp.type, np.float32)
+    if len(x) > 1 and dims and not isinstance(inp.shape[0], int):
+        try:
+            y = sess.run(None, {inp.name: x.astype(dtype).reshape([len(x), *dims[1:]])})[0]
+            return np.asarray(y, dtype=np.float64).reshape(len(x), -1)
+        except Exception:  # noqa: BLE001  a symbolic first axis that is not a batch axis: one at a time
+            pass
     outs = []
     for row in x:  # one sample at a time: the batch axis may be fixed to 1 in the model
         outs.append(np.asarray(sess.run(None, {inp.name: row.astype(dtype).reshape(dims)})[0]).ravel())

@@ -13,13 +13,15 @@ class Status(enum.Enum):
 
     HOLDS = "holds"          # proved by a sound method: no input in the box reaches the unsafe region
     VIOLATED = "violated"    # a counterexample was found, executed and checked
+    HOLDS_PROBABLY = "holds-probably"  # not a proof: a calibrated probabilistic output set misses the
+    #                                    unsafe region (``conformal``); VNN-COMP files say unknown
     UNKNOWN = "unknown"      # the method could not decide
     TIMEOUT = "timeout"      # the time limit ran out first
 
     @property
     def vnncomp(self) -> str:
-        """The word VNN-COMP result files use."""
-        return {"holds": "unsat", "violated": "sat"}.get(self.value, self.value)
+        """The word VNN-COMP result files use (``unknown`` for the probabilistic ``holds-probably``)."""
+        return {"holds": "unsat", "violated": "sat", "holds-probably": "unknown"}.get(self.value, self.value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..reach.conformal import KINDS, check_probability
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -26,6 +28,12 @@ class Settings:
             instead of local worker processes (see :mod:`nnreach.parallel.ray_tasks`), or None.
         min_split_width: branch-and-bound gives up on a box (UNKNOWN) once all its sides are below this
             fraction of the original box's sides.
+        coverage: ``conformal``: the probability, at least, that the output of a random input lies in
+            the calibrated set, in (0, 1).
+        confidence: ``conformal``: the probability, at least, over the calibration sample, that the
+            coverage holds, in (0, 1).
+        conformal_set: ``conformal``: the kind of set, ``"box"``, ``"pca"`` or ``"linear"`` (see
+            :mod:`nnreach.reach.conformal`).
     """
 
     seed: int = 0
@@ -38,6 +46,9 @@ class Settings:
     jobs: int = 1
     ray: str | None = None
     min_split_width: float = 1e-9
+    coverage: float = 0.99
+    confidence: float = 0.999
+    conformal_set: str = "pca"
 
     def __post_init__(self):
         for name in ("samples", "pgd_restarts", "pgd_steps"):
@@ -47,6 +58,10 @@ class Settings:
             raise ValueError("Settings.batch must be >= 1")
         if self.jobs < 1:
             raise ValueError("Settings.jobs must be >= 1")
+        check_probability("coverage", self.coverage)
+        check_probability("confidence", self.confidence)
+        if self.conformal_set not in KINDS:
+            raise ValueError(f"Settings.conformal_set must be one of {', '.join(KINDS)}")
 
     @classmethod
     def quick(cls) -> "Settings":

@@ -22,7 +22,7 @@ from . import oracle
 
 SEED = 11
 COMPLETE = ("exact-star", "bab", "milp")
-INCOMPLETE = ("interval", "zono", "deeppoly", "approx-star", "falsify", "auto")
+INCOMPLETE = ("interval", "zono", "deeppoly", "approx-star", "falsify", "auto", "conformal")
 
 
 def _threshold(rng, top: float, spread: float) -> float:
