@@ -190,6 +190,23 @@ def _write_result(path: str, result, n_in: int) -> None:
         raise InputError(f"cannot write result file {path}: {e.strerror}") from None
 
 
+def _load(args):
+    """The model of ``args.model``; for ``--method conformal``, an ONNX model whose operators nnreach
+    does not support is run by onnxruntime alone (:class:`nnreach.io.runtime.RuntimeModel`)."""
+    from .errors import UnsupportedError
+    from .io import load_model
+
+    try:
+        return load_model(args.model)
+    except UnsupportedError as e:
+        if getattr(args, "method", None) != "conformal" or not str(args.model).lower().endswith(".onnx"):
+            raise
+        from .io.runtime import RuntimeModel
+
+        print(f"nnreach: note: {e}; conformal runs the model in onnxruntime alone", file=sys.stderr)
+        return RuntimeModel.load(str(args.model))
+
+
 def _cmd_info(args) -> int:
     from .io import load_model
 
@@ -202,12 +219,12 @@ def _cmd_info(args) -> int:
 def _cmd_reach(args) -> int:
     import numpy as np
 
-    from .io import load_model
     from .io.vnnlib import read_vnnlib
+    from .network.graph import Network
     from .reach import reach
     from .reach.propagate import SPLITTING
 
-    net = load_model(args.model)
+    net = _load(args)
     props = read_vnnlib(args.spec)
     box = props[0].input_box
     if box.dim != net.input_size:
@@ -240,18 +257,17 @@ def _cmd_reach(args) -> int:
 
         path = plot_reach(net, box, args.method, args.plot, in_dims=args.in_dims, out_dims=args.out_dims,
                           unsafe=props[0].unsafe, out_sets=sets,
-                          sound="zono" if args.method == "conformal" else None)
+                          sound="zono" if args.method == "conformal" and isinstance(net, Network) else None)
         print(f"plot written to {path}")
     return EXIT_OK
 
 
 def _cmd_verify(args) -> int:
-    from .io import load_model
     from .io.vnnlib import read_vnnlib
     from .verify.problem import Problem
 
     start = time.perf_counter()
-    net = load_model(args.model)
+    net = _load(args)
     props = read_vnnlib(args.spec)
     problem = Problem(net, tuple(props), str(args.model))
     print(f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
@@ -263,12 +279,11 @@ def _cmd_verify(args) -> int:
 def _cmd_robust(args) -> int:
     import numpy as np
 
-    from .io import load_model
     from .io.image import read_image
     from .verify.problem import Problem, linf_ball, robustness_property
 
     start = time.perf_counter()
-    net = load_model(args.model)
+    net = _load(args)
     image = read_image(args.image) / args.scale
     if image.size != net.input_size:
         raise InputError(f"the image has {image.size} values but the model has {net.input_size} inputs")

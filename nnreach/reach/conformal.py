@@ -276,6 +276,17 @@ class _Progress:
             print(f"conformal: {stage} {done}/{total} samples, {now - self.start:.0f} s", file=sys.stderr, flush=True)
 
 
+def _in_order(pairs):
+    """The results of ``(index, result)`` pairs that arrive in any order, in index order (so the fit's
+    sums, and the set, do not depend on which worker finished first)."""
+    waiting, due = {}, 0
+    for i, r in pairs:
+        waiting[i] = r
+        while due in waiting:
+            yield waiting.pop(due)
+            due += 1
+
+
 def calibrate(boxes: list[Box], evaluate: Evaluate, *, coverage: float = 0.99, confidence: float = 0.999,
               kind: str = "pca", seed: int = 0, jobs: int = 1, deadline=None,
               visit: Visit | None = None) -> Calibration | None:
@@ -308,7 +319,7 @@ def calibrate(boxes: list[Box], evaluate: Evaluate, *, coverage: float = 0.99, c
         items = [(stage, i, min(BATCH, size - i * BATCH)) for i in range(math.ceil(size / BATCH))]
         if jobs > 1 and len(items) > 1:
             from ..parallel.pools import fork_map
-            results = (r for _, r in fork_map(_batch, state, items, min(jobs, len(items))))
+            results = _in_order(fork_map(_batch, state, items, min(jobs, len(items))))
         else:
             results = (_batch(state, item) for item in items)
         done = 0

@@ -108,7 +108,12 @@ def verify(problem: Problem, method: str = "auto", *, timeout: float | None = No
     if timeout is not None and not timeout > 0:
         raise InputError(f"timeout must be positive, got {timeout}")
     start = time.perf_counter()
-    problem = replace(problem, network=simplify(problem.network))
+    if not isinstance(problem.network, Network):   # a model only onnxruntime runs (nnreach.io.runtime)
+        if method != "conformal":
+            raise InputError(f"method {method} needs a model nnreach can load; only conformal runs a model "
+                             "whose operators it does not support")
+    else:
+        problem = replace(problem, network=simplify(problem.network))
     try:
         r = METHODS[method](problem, settings or Settings(), Deadline(timeout))
     except Timeout:
