@@ -102,6 +102,9 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     p.add_argument("--timeout", type=_positive, default=None, metavar="S", help="time limit in seconds")
     p.add_argument("--method", default="auto", choices=sorted(methods), help="verification method")
     p.add_argument("--result-file", metavar="PATH", help="write the verdict in VNN-COMP format")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the result as JSON (verdict, method, times, statistics, counterexample); "
+                        "'-' prints it on stdout instead of the text")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
     p.add_argument("--jobs", type=_count, default=None, metavar="N",
                    help="worker processes for one search (default: all cores)")
@@ -270,9 +273,8 @@ def _cmd_verify(args) -> int:
     net = _load(args)
     props = read_vnnlib(args.spec)
     problem = Problem(net, tuple(props), str(args.model))
-    print(f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
-    print(f"spec {args.spec}: {len(props)} input region(s), "
-          f"{sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
+    _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
+    _say(args, f"spec {args.spec}: {len(props)} input region(s), {sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
     return _decide(problem, args, start)
 
 
@@ -290,20 +292,56 @@ def _cmd_robust(args) -> int:
     label = args.label
     if label is None:
         label = int(np.argmax(net.forward(image.reshape(1, -1))[0]))
-        print(f"label {label} (the model's class of the image)")
+        _say(args, f"label {label} (the model's class of the image)")
     lo, hi = args.clip if args.clip else (None, None)
     prop = robustness_property(linf_ball(image, args.eps, lo, hi), label, net.output_size)
     problem = Problem(net, (prop,), str(args.model))
-    print(f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
-    print(f"robustness of class {label} within L-inf radius {args.eps:g} of {args.image}")
+    _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
+    _say(args, f"robustness of class {label} within L-inf radius {args.eps:g} of {args.image}")
     return _decide(problem, args, start)
+
+
+def _say(args, text: str) -> None:
+    """A line of the text output: on stdout, or on stderr when ``--json -`` takes stdout."""
+    print(text, file=sys.stderr if args.json == "-" else sys.stdout)
+
+
+JSON_KEYS = ("verdict", "decided", "vnncomp", "method", "seconds", "method_seconds", "stats", "counterexample")
+"""The keys of ``--json``'s object: the verdict word; whether it is a decision (holds: proved,
+violated: a checked counterexample; not holds-probably, unknown or timeout); the VNN-COMP word; the
+method that answered (``auto/<method>`` under auto); the command's wall time and the method's; the
+method's statistics (per stage under auto, ``<stage>.<counter>``; for conformal its samples and
+guarantee); the counterexample ``{"x", "y", "property", "checked_by"}`` or null."""
+
+
+def _write_json(path: str, result, seconds: float) -> None:
+    """The result as one JSON object with :data:`JSON_KEYS` to ``path`` (``-``: stdout)."""
+    import json
+
+    from .verify.result import Status
+
+    ce = result.counterexample
+    record = dict(zip(JSON_KEYS, (
+        result.status.value, result.status in (Status.HOLDS, Status.VIOLATED), result.status.vnncomp,
+        result.method, round(seconds, 6), None if result.seconds is None else round(result.seconds, 6),
+        result.stats,
+        None if ce is None else {"x": ce.x.tolist(), "y": ce.y.tolist(), "property": ce.property_index,
+                                 "checked_by": ce.checked_by})))
+    text = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
+    if path == "-":
+        print(text)
+        return
+    try:
+        Path(path).write_text(text + "\n")
+    except OSError as e:
+        raise InputError(f"cannot write JSON file {path}: {e.strerror}") from None
 
 
 def _decide(problem, args, start: float) -> int:
     """Verify ``problem`` under the ``--timeout``/``--method``/``--jobs``/``--ray``/``--seed`` options
     (and ``--coverage``/``--confidence``/``--conformal-set`` for ``conformal``); print the outcome (the
-    verdict word last; for ``conformal`` its guarantee before it) and write ``--result-file``
-    (``holds-probably`` is written as ``unknown``)."""
+    verdict word last; for ``conformal`` its guarantee before it), or with ``--json -`` the JSON
+    object only; write ``--result-file`` (``holds-probably`` is written as ``unknown``) and ``--json``."""
     from .verify.api import verify
     from .verify.deadline import Timeout, hard_stop
     from .verify.result import Result, Status
@@ -322,7 +360,14 @@ def _decide(problem, args, start: float) -> int:
                 result = verify(problem, args.method, timeout=remaining, settings=settings)
         except Timeout:
             result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
-    print(f"method {result.method}, {time.perf_counter() - start:.3f} s")
+    seconds = time.perf_counter() - start
+    if args.json:
+        _write_json(args.json, result, seconds)
+    if args.json == "-":
+        if args.result_file:
+            _write_result(args.result_file, result, problem.network.input_size)
+        return EXIT_OK
+    print(f"method {result.method}, {seconds:.3f} s")
     if result.counterexample is not None:
         ce = result.counterexample
         print(f"counterexample (checked by {ce.checked_by}): x = {ce.x.tolist()}")

@@ -292,3 +292,33 @@ def test_a_usage_error_names_the_command_once(capsys):
     code, _, err = run(capsys, "verify")
     assert code == 2
     assert err.startswith("nnreach: error: verify: ") and err.count("nnreach") == 1
+
+
+def test_json_gives_the_verdict_times_statistics_and_the_checked_counterexample(capsys, tmp_path):
+    """``--json -``: stdout is one JSON object with exactly ``cli.JSON_KEYS`` (the text goes to stderr);
+    ``--json PATH`` writes the same object and keeps the text; a counterexample is replayed to its output."""
+    import json
+
+    from nnreach.cli import JSON_KEYS
+    from nnreach.io import load_model
+
+    model = REPO / "examples/models/tiny_relu.onnx"
+    code, out, err = run(capsys, "verify", str(model), str(REPO / "examples/specs/tiny_violated.vnnlib"), "--json", "-")
+    assert code == 0, err
+    record = json.loads(out)
+    assert tuple(record) == JSON_KEYS
+    assert record["verdict"] == "violated" and record["decided"] is True and record["vnncomp"] == "sat"
+    assert record["method"].startswith("auto") and record["seconds"] >= record["method_seconds"] > 0
+    ce = record["counterexample"]
+    assert ce["checked_by"] == "onnxruntime" and ce["property"] == 0
+    np.testing.assert_allclose(load_model(model).forward(np.array([ce["x"]]))[0], ce["y"], rtol=1e-4, atol=1e-5)
+    assert "model" in err and "spec" in err
+    path = tmp_path / "r.json"
+    code, out, err = run(capsys, "verify", str(model), str(REPO / "examples/specs/tiny_holds.vnnlib"), "--json", str(path))
+    assert code == 0 and last_line(out) == "holds"
+    record = json.loads(path.read_text())
+    assert record["verdict"] == "holds" and record["decided"] is True and record["counterexample"] is None
+    assert isinstance(record["stats"], dict)
+    code, out, err = run(capsys, "verify", str(model), str(REPO / "examples/specs/tiny_holds.vnnlib"),
+                         "--json", str(tmp_path / "missing" / "r.json"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write JSON file" in err
