@@ -1,4 +1,10 @@
-"""Simplify a network for analysis: fuse chains of affine ops into one dense ``Linear``.
+"""Simplify a network for analysis: pool before a monotone activation, fuse chains of affine ops into
+one dense ``Linear``.
+
+A non-decreasing elementwise activation commutes with max pooling (``max_i f(x_i) = f(max_i x_i)``),
+so an activation whose value only a max pooling uses moves after it: the activation then has one
+neuron per window instead of one per entry, fewer neurons to relax and to split, and the pooling is
+relaxed on the pre-activations.
 
 Exported models spread one dense layer over several nodes (``Sub``, ``Flatten``, ``MatMul``, ``Add``;
 or 1x1 convolutions on a ``[1, 1, 1, n]`` tensor). Analyses pay per node and per relaxation, so a
@@ -16,7 +22,7 @@ from math import prod
 import numpy as np
 
 from .graph import Network, Node
-from .ops import Activation, Linear, Reshape
+from .ops import Activation, Linear, MaxPool2d, Reshape
 
 MAX_GROWTH = 4
 """A fused matrix may hold at most this many times the entries of the ops it replaces (plus 4096)."""
@@ -56,13 +62,41 @@ def _chains(net: Network) -> list[list[Node]]:
     return runs
 
 
+def pool_first(net: Network) -> Network:
+    """An equivalent network in which every monotone activation whose value only a max pooling uses
+    comes after that pooling (the same network when there is none). The pooling is named
+    ``<pool>/pooled`` and the activation takes the pooling's name, so the nodes after it are unchanged."""
+    uses = Counter(i for n in net.nodes for i in n.inputs)
+    by_name = {n.name: n for n in net.nodes}
+    moved = {n.inputs[0] for n in net.nodes
+             if isinstance(n.op, MaxPool2d) and n.inputs[0] in by_name
+             and isinstance(by_name[n.inputs[0]].op, Activation) and by_name[n.inputs[0]].op.monotone
+             and uses[n.inputs[0]] == 1 and n.inputs[0] != net.output}
+    if not moved:
+        return net
+    layers = []
+    for n in net.nodes:
+        if n.name in moved:
+            continue
+        if isinstance(n.op, MaxPool2d) and n.inputs[0] in moved:
+            act = by_name[n.inputs[0]]
+            layers.append((f"{n.name}/pooled", n.op, act.inputs))
+            layers.append((n.name, act.op, (f"{n.name}/pooled",)))
+        else:
+            layers.append((n.name, n.op, n.inputs))
+    return Network.build(net.input_shape, layers, net.output)
+
+
 def simplify(net: Network) -> Network:
-    """An equivalent network with affine chains fused (the same network when nothing fuses).
+    """An equivalent network with monotone activations after the max poolings that alone use them
+    (:func:`pool_first`) and affine chains fused (the same network when nothing changes).
 
     Fused chains produce flat vectors; elementwise activations after them stay flat, and a reshape
     back to the original shape is inserted only before an op that needs it. The output value is the
     same up to its shape (analyses flatten it anyway).
     """
+    original = net
+    net = pool_first(net)
     layers: list[tuple] = []
     flat: set[str] = set()  # values now produced flat although their node has a shaped output
 
@@ -74,7 +108,7 @@ def simplify(net: Network) -> Network:
         flat.discard(name)
         return f"{name}/shaped"
 
-    changed = False
+    changed = net is not original
     for chain in _chains(net):
         head, last = chain[0], chain[-1]
         in_shape = net.shape_of(head.inputs[0])

@@ -54,3 +54,31 @@ def test_shared_values_are_not_fused_away():
     out = simplify(net)
     same_function(net, out)
     assert {n.name for n in out.nodes} >= {"a", "r", "s"}
+
+
+def test_a_monotone_activation_used_only_by_max_pooling_moves_after_it():
+    """``max_i f(x_i) = f(max_i x_i)`` for non-decreasing ``f``: the activation follows the pooling (one
+    neuron per window), the function is the same; an activation whose value something else uses too
+    stays where it is."""
+    from math import prod
+
+    from tests.soundness import networks
+
+    rng = np.random.default_rng(3)
+    for act in networks.ACTIVATIONS:
+        for pool in networks.POOLS:
+            net = networks.pooled(rng, act, pool)
+            out = simplify(net)
+            same_function(net, out)
+            kinds = [type(n.op) for n in out.nodes]
+            assert kinds.index(ops.MaxPool2d) < kinds.index(type(act)), (act, pool)
+            size = {type(n.op): prod(n.shape) for n in out.nodes}
+            assert size[type(act)] == size[ops.MaxPool2d]
+    conv = ops.Conv2d(rng.normal(size=(2, 1, 3, 3)), rng.normal(size=2), padding=(1, 1, 1, 1))
+    shared = Network.build((1, 4, 4), [("c", conv, (INPUT,)), ("r", ops.Relu(), ("c",)),
+                                       ("p", ops.MaxPool2d((2, 2), (2, 2)), ("r",)), ("f", ops.Reshape((8,)), ("p",)),
+                                       ("g", ops.Reshape((32,)), ("r",)), ("cat", ops.Concat(0, 2), ("f", "g"))])
+    kept = simplify(shared)
+    same_function(shared, kept)
+    kinds = [type(n.op) for n in kept.nodes]
+    assert kinds.index(ops.Relu) < kinds.index(ops.MaxPool2d)
