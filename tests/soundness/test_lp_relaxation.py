@@ -121,3 +121,48 @@ def test_max_pooling_has_no_encoding():
     rng = np.random.default_rng(2)
     with pytest.raises(UnsupportedError, match="MaxPool2d"):
         RelaxationLP(networks.pooled(rng, ops.Relu(), ops.MaxPool2d((2, 2), (2, 2))))
+
+
+def test_saturated_sigmoids_get_flat_lines_that_executions_still_meet():
+    """Pre-activations around +-30 give tangents of slope near 1e-13: such lines enter the program
+    flat (no line slope in (0, 1e-9), where HiGHS's simplex stalled), and every execution is still a
+    point of it."""
+    rng = np.random.default_rng(21)
+    net = Network.sequential((2,), [ops.Linear(rng.normal(size=(6, 2)) * 3, np.array([30, -30, 28, -31, 0.5, 29.0])),
+                                    ops.Sigmoid(), ops.Linear(rng.normal(size=(2, 6)), rng.normal(size=2))])
+    lp = RelaxationLP(net)
+    lo, hi = -np.ones(2), np.ones(2)
+    bounds = {k: (l[0], u[0]) for k, (l, u) in intermediate_bounds(net, InputDomain(lo[None], hi[None])).items()}
+    rows, vlo, vhi = lp.program(lo, hi, bounds)
+    G, g = rows.matrix(lp.num_vars)
+    a = lp._a[0]
+    z = lp._z[0]
+    line_rows = np.flatnonzero(np.abs(G[:, a]).sum(axis=1) > 0)
+    slopes = np.abs(G[line_rows][:, z].toarray())
+    assert np.all((slopes == 0) | (slopes >= 1e-9))
+    x = rng.uniform(lo, hi, size=(2000, 2))
+    v = lp.point(x)
+    assert (G @ v.T - g[:, None]).max() <= TOL
+    assert np.all(v >= vlo - TOL) and np.all(v <= vhi + TOL)
+
+
+def test_the_interior_point_method_gives_the_simplex_value(monkeypatch):
+    """Large programs go to HiGHS's interior point method: on the same programs its checked value
+    matches the simplex method's and stays below every sampled excess."""
+    from nnreach.bounds import lp_relaxation
+
+    rng = np.random.default_rng(7)
+    for kind, net in _kinds(rng):
+        lp = RelaxationLP(net)
+        n = net.input_size
+        lo, hi = -np.ones(n), np.ones(n)
+        bounds = {k: (l[0], u[0]) for k, (l, u) in intermediate_bounds(net, InputDomain(lo[None], hi[None])).items()}
+        A, b = rng.normal(size=(2, net.output_size)), rng.normal(size=2)
+        simplex = lp.minimum_excess(lo, hi, bounds, A, b)
+        monkeypatch.setattr(lp_relaxation, "INTERIOR_POINT_NONZEROS", 0)
+        ipm = lp.minimum_excess(lo, hi, bounds, A, b)
+        monkeypatch.undo()
+        assert simplex.status is ipm.status is LPStatus.OPTIMAL, kind
+        assert abs(simplex.value - ipm.value) <= 1e-6 * (1 + abs(simplex.value)), (kind, simplex.value, ipm.value)
+        y = net.forward(rng.uniform(lo, hi, size=(2000, n)))
+        assert ipm.value <= np.max(y @ A.T - b, axis=1).min() + 1e-9, kind
