@@ -93,16 +93,17 @@ def _share(deadline: Deadline, share: float) -> Deadline:
 def _stages(problem: Problem, settings: Settings, deadline: Deadline,
             stages: list[tuple[str, Config, float]]) -> Result:
     """Searches in turn, each with its share of the time left (the last with all of it), until one
-    decides (one that leaves a sub-problem undecided hands over to the next); counters summed;
-    ``stats["splitting"]`` names the stages that ran."""
+    decides (one that leaves a sub-problem undecided hands over to the next); counters summed; the
+    root's intermediate bounds computed once; ``stats["splitting"]`` names the stages that ran."""
     counters = Counters()
+    roots: dict[int, dict] = {}
     ran = []
     r = Result(Status.UNKNOWN, NAME)
     for k, (name, config, share) in enumerate(stages):
         ran.append(name)
         limit = deadline if k == len(stages) - 1 else _share(deadline, share)
         try:
-            r = decide(problem, problem.network, config, settings, limit, NAME, counters)
+            r = decide(problem, problem.network, config, settings, limit, NAME, counters, roots)
         except Timeout:
             if limit is deadline:
                 raise

@@ -170,3 +170,28 @@ def test_the_root_optimises_intermediate_bounds_only_when_plain_ones_leave_a_pol
         r = decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab")
         assert r.status is Status.HOLDS and verify(problem, "milp", timeout=60).status is Status.HOLDS
         assert calls == optimised
+
+
+def test_searches_given_the_same_roots_compute_the_root_bounds_once(monkeypatch):
+    """bab's stages pass one ``roots`` dict to every search of a problem: the second search reuses
+    the root's plain and optimised intermediate bounds (the first computes them) and still decides."""
+    from nnreach.verify.search import bounding
+    calls = []
+    for name in ("optimised_bounds", "domain_bounds"):
+        real = getattr(bounding, name)
+        monkeypatch.setattr(bounding, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    rng = np.random.default_rng(4)
+    net = simplify(networks.dense(rng, ops.Relu(), depth=2, width=8, n_in=20, n_out=2))
+    box = Box(-0.2 * np.ones(20), 0.2 * np.ones(20))
+    low = net.forward(box.sample(4000, rng))[:, 0].min()
+    problem = Problem(net, (halfspace_property(box, np.array([[1.0, 0.0]]), np.array([low - 0.1])),))
+    roots: dict = {}
+    first = decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab", roots=roots)
+    at_root = calls.count("optimised_bounds")
+    assert first.status is Status.HOLDS and at_root == 1 and set(roots) == {0}
+    calls.clear()
+    second = decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab", roots=roots)
+    assert second.status is Status.HOLDS and "optimised_bounds" not in calls
+    calls.clear()
+    decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab")   # without roots: computed again
+    assert calls.count("optimised_bounds") == 1

@@ -135,17 +135,19 @@ def search(target: Target, config: Config, workers: Workers | None = None, warmu
 
 
 def decide(problem: Problem, net: Network, config: Config, settings: Settings, deadline: Deadline, name: str,
-           counters: Counters | None = None) -> Result:
+           counters: Counters | None = None, roots: dict[int, dict] | None = None) -> Result:
     """A search per property and unsafe polytope (or per property, with ``config.joint``) of
     ``problem`` on its network ``net`` (simplified), shared among ``settings.jobs`` worker processes
     or the CPUs of the Ray cluster at ``settings.ray``: VIOLATED at the first confirmed
     counterexample, else HOLDS when every search proved its polytopes, else UNKNOWN. ``counters``
-    (summed over the searches) go into the result's stats."""
+    (summed over the searches) go into the result's stats. ``roots``: per property index, what its
+    searches share (the root's intermediate bounds), kept there for later calls on the same problem
+    and network (None: nothing kept)."""
     counters = counters if counters is not None else Counters()
     workers = pool_factory(settings)
     unknown = False
     for index, prop in enumerate(problem.properties):
-        shared: dict = {}
+        shared: dict = {} if roots is None else roots.setdefault(index, {})
         for polys in [prop.unsafe] if config.joint else [(p,) for p in prop.unsafe]:
             target = Target(problem, index, tuple(polys), net, settings, deadline, counters, shared=shared)
             out = search(target, config, workers)
