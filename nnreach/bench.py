@@ -339,7 +339,8 @@ def _run_ours(row: Row, options: Options, limit: float, tmp: Path, env: dict[str
         return Run("timeout", ex.seconds, f"killed after {ex.seconds:.1f} s")
     if ex.returncode != 0:
         return Run("error", ex.seconds, _failure(ex, "nnreach"))
-    verdict = NOT_PROOFS.get(_last_line(ex.stdout), _last_line(ex.stdout))
+    verdict = _last_line(ex.stdout)
+    verdict = NOT_PROOFS.get(verdict, verdict)
     if verdict not in VERDICTS:
         return Run("error", ex.seconds, f"no verdict on the last stdout line: {verdict[:80]!r}")
     word = _first_word(result_file)

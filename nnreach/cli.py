@@ -323,7 +323,7 @@ def _write_json(path: str, result, seconds: float) -> None:
     ce = result.counterexample
     record = dict(zip(JSON_KEYS, (
         result.status.value, result.status in (Status.HOLDS, Status.VIOLATED), result.status.vnncomp,
-        result.method, round(seconds, 6), None if result.seconds is None else round(result.seconds, 6),
+        result.method, round(seconds, 6), round(result.seconds, 6),
         result.stats,
         None if ce is None else {"x": ce.x.tolist(), "y": ce.y.tolist(), "property": ce.property_index,
                                  "checked_by": ce.checked_by})))
@@ -361,11 +361,11 @@ def _decide(problem, args, start: float) -> int:
         except Timeout:
             result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
     seconds = time.perf_counter() - start
+    if args.result_file:
+        _write_result(args.result_file, result, problem.network.input_size)
     if args.json:
         _write_json(args.json, result, seconds)
     if args.json == "-":
-        if args.result_file:
-            _write_result(args.result_file, result, problem.network.input_size)
         return EXIT_OK
     print(f"method {result.method}, {seconds:.3f} s")
     if result.counterexample is not None:
@@ -376,8 +376,6 @@ def _decide(problem, args, start: float) -> int:
         print(f"samples {result.stats['samples']}, calibration n = {result.stats['calibration']}, "
               f"rank k = {result.stats['rank']}")
         print(f"guarantee ({result.status.value}): {result.stats['guarantee']}")
-    if args.result_file:
-        _write_result(args.result_file, result, problem.network.input_size)
     print(result.status.value)
     return EXIT_OK
 

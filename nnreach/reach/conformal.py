@@ -106,6 +106,7 @@ class UnionSampler:
 
     Attributes:
         boxes: the boxes, all of dimension n_in.
+        lo, hi: their corners stacked, (len(boxes), n_in) each.
         weights: probability of drawing from each box before the overlap correction, shape (len(boxes),).
         hull: the smallest box containing them all.
     """
@@ -114,25 +115,25 @@ class UnionSampler:
         if not boxes:
             raise InputError("no input box to sample")
         self.boxes = boxes
-        widths = np.array([b.hi - b.lo for b in boxes])                 # (boxes, n_in)
+        self.lo, self.hi = np.array([b.lo for b in boxes]), np.array([b.hi for b in boxes])
+        widths = self.hi - self.lo
         positive = (widths > 0).sum(axis=1)
         full = positive == positive.max()
         log_volume = np.where(full, np.log(np.where(widths > 0, widths, 1.0)).sum(axis=1), -np.inf)
         volume = np.exp(log_volume - log_volume.max())       # in logarithms: 3072 widths of 1/255 underflow
         self.weights = volume / volume.sum()
-        self.hull = Box(np.min([b.lo for b in boxes], axis=0), np.max([b.hi for b in boxes], axis=0))
+        self.hull = Box(self.lo.min(axis=0), self.hi.max(axis=0))
 
     def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``(which, x)``: ``n`` uniform points x (n, n_in) of the union and the box each was drawn from (n,)."""
         which_parts, x_parts, got = [], [], 0
+        drawable = np.flatnonzero(self.weights > 0)
         while got < n:
             which = rng.choice(len(self.boxes), size=n, p=self.weights)
-            lo = np.array([self.boxes[k].lo for k in which])
-            hi = np.array([self.boxes[k].hi for k in which])
+            lo, hi = self.lo[which], self.hi[which]
             x = lo + rng.random(lo.shape) * (hi - lo)
             if len(self.boxes) > 1:
-                drawable = [b for b, w in zip(self.boxes, self.weights) if w > 0]
-                count = sum(np.all((b.lo <= x) & (x <= b.hi), axis=1) for b in drawable)
+                count = sum(np.all((self.lo[k] <= x) & (x <= self.hi[k]), axis=1) for k in drawable)
                 keep = rng.random(n) * count < 1.0
                 which, x = which[keep], x[keep]
             which_parts.append(which)
