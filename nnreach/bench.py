@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TextIO, TypeVar
 
+from . import progress
 from .errors import InputError
 
 VERDICTS = ("holds", "violated", "unknown", "timeout")
@@ -557,8 +558,9 @@ def _progress(k: int, m: int, res: RowResult, expected: str) -> str:
 
 def run_benchmark(instances: str | Path, *, options: Options = Options(), expected: str | Path | None = None,
                   out: str | Path | None = None, resume: bool = False, executor: Executor | None = None,
-                  stream: TextIO | None = None) -> int:
-    """Run every row of ``instances``, print progress and the summary; return the exit code (0 or 1).
+                  stream: TextIO | None = None, quiet: bool = False) -> int:
+    """Run every row of ``instances``, print a line per row (none if ``quiet``) and the summary, note
+    the rows done for :mod:`nnreach.progress`; return the exit code (0 or 1).
 
     Raises:
         InputError: malformed instances/expected/out files, or ``resume`` without ``out``.
@@ -600,7 +602,9 @@ def run_benchmark(instances: str | Path, *, options: Options = Options(), expect
             exp = expect[res.key]
             if writer:
                 writer.write(res, exp)
-            say(_progress(k, len(rows), res, exp))
+            progress.note(step=f"{k}/{len(rows)} rows done")
+            if not quiet:
+                say(_progress(k, len(rows), res, exp))
     except BaseException:
         stop_running()
         if out is not None:

@@ -1,7 +1,7 @@
 """The ``nnreach`` command line.
 
 Exit codes: 0 when a verdict was produced (whatever it is), 2 for bad input or usage, 1 for an
-internal error. Bad input is reported as one line on stderr. Set ``NNREACH_DEBUG=1`` for tracebacks.
+internal error, 130 when interrupted (Ctrl-C). Bad input is reported as one line on stderr. Set ``NNREACH_DEBUG=1`` for tracebacks.
 ``nnreach bench`` (see :mod:`nnreach.bench`) exits 1 when any verdict contradicts the expected one.
 """
 
@@ -16,7 +16,9 @@ from pathlib import Path
 
 from .errors import InputError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_TIMEOUT = 300.0
+"""Seconds ``verify`` and ``robust`` take at most unless ``--timeout`` says otherwise (``inf``: no limit)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -97,9 +99,31 @@ def _interval(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def output_options(p: argparse.ArgumentParser) -> None:
+    """``-q`` and ``-v``, shared by every long command."""
+    loud = p.add_mutually_exclusive_group()
+    loud.add_argument("-q", "--quiet", action="store_true",
+                      help="print the verdict word only: no header, no progress lines")
+    loud.add_argument("-v", "--verbose", action="store_true",
+                      help="progress lines on stderr even when it is not a terminal (in a terminal they are on)")
+
+
+def progress_printer(args, tracker):
+    """A :class:`nnreach.progress.Printer` of ``tracker`` on stderr when ``args`` want one (in a
+    terminal unless ``-q``; anywhere with ``-v``), else a no-op context."""
+    from contextlib import nullcontext
+
+    from .progress import Printer
+
+    if args.quiet or not (args.verbose or sys.stderr.isatty()):
+        return nullcontext()
+    return Printer(tracker, sys.stderr)
+
+
 def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     """The options of a verification run, shared by ``verify`` and ``robust``."""
-    p.add_argument("--timeout", type=_positive, default=None, metavar="S", help="time limit in seconds")
+    p.add_argument("--timeout", type=_positive, default=None, metavar="S",
+                   help=f"time limit in seconds (default {DEFAULT_TIMEOUT:g}; inf: none)")
     p.add_argument("--method", default="auto", choices=sorted(methods), help="verification method")
     p.add_argument("--result-file", metavar="PATH", help="write the verdict in VNN-COMP format")
     p.add_argument("--json", metavar="PATH",
@@ -111,6 +135,7 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     p.add_argument("--ray", metavar="ADDRESS",
                    help="share the search among the CPUs of a Ray cluster: 'local' starts one here, "
                         "'auto' or HOST:PORT joins a running one")
+    output_options(p)
     _conformal_options(p)
 
 
@@ -173,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--resume", action="store_true", help="skip the rows already in --out")
     b.add_argument("--grace", type=_seconds, default=5.0, metavar="S",
                    help="seconds past the timeout before a row's processes are killed")
+    output_options(b)
 
     from .nncs.cli import add_arguments as _nncs_arguments
 
@@ -275,7 +301,7 @@ def _cmd_verify(args) -> int:
     problem = Problem(net, tuple(props), str(args.model))
     _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
     _say(args, f"spec {args.spec}: {len(props)} input region(s), {sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
-    return _decide(problem, args, start)
+    return _decide(problem, args, start, _time_limit(args))
 
 
 def _cmd_robust(args) -> int:
@@ -298,20 +324,32 @@ def _cmd_robust(args) -> int:
     problem = Problem(net, (prop,), str(args.model))
     _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
     _say(args, f"robustness of class {label} within L-inf radius {args.eps:g} of {args.image}")
-    return _decide(problem, args, start)
+    return _decide(problem, args, start, _time_limit(args))
 
 
 def _say(args, text: str) -> None:
-    """A line of the text output: on stdout, or on stderr when ``--json -`` takes stdout."""
-    print(text, file=sys.stderr if args.json == "-" else sys.stdout)
+    """A line of the text output: on stdout, or on stderr when ``--json -`` takes stdout; none with ``-q``."""
+    if not args.quiet:
+        print(text, file=sys.stderr if args.json == "-" else sys.stdout)
 
 
-JSON_KEYS = ("verdict", "decided", "vnncomp", "method", "seconds", "method_seconds", "stats", "counterexample")
+def _time_limit(args) -> float | None:
+    """The run's time limit in seconds from ``--timeout`` (None: ``inf``, no limit), said in the header."""
+    limit = DEFAULT_TIMEOUT if args.timeout is None else args.timeout
+    limit = None if limit == float("inf") else limit
+    default = " (the default; --timeout S to change)" if args.timeout is None else ""
+    _say(args, f"time limit {'none' if limit is None else f'{limit:g} s'}{default}")
+    return limit
+
+
+JSON_KEYS = ("verdict", "decided", "vnncomp", "method", "seconds", "method_seconds", "stats", "counterexample",
+             "reason")
 """The keys of ``--json``'s object: the verdict word; whether it is a decision (holds: proved,
 violated: a checked counterexample; not holds-probably, unknown or timeout); the VNN-COMP word; the
 method that answered (``auto/<method>`` under auto); the command's wall time and the method's; the
 method's statistics (per stage under auto, ``<stage>.<counter>``; for conformal its samples and
-guarantee); the counterexample ``{"x", "y", "property", "checked_by"}`` or null."""
+guarantee); the counterexample ``{"x", "y", "property", "checked_by"}`` or null; for unknown and
+timeout, why (the stage that ran and what it reached), else an empty string."""
 
 
 def _write_json(path: str, result, seconds: float) -> None:
@@ -326,7 +364,8 @@ def _write_json(path: str, result, seconds: float) -> None:
         result.method, round(seconds, 6), round(result.seconds, 6),
         result.stats,
         None if ce is None else {"x": ce.x.tolist(), "y": ce.y.tolist(), "property": ce.property_index,
-                                 "checked_by": ce.checked_by})))
+                                 "checked_by": ce.checked_by},
+        result.reason)))
     text = json.dumps(record, default=lambda v: v.tolist() if hasattr(v, "tolist") else str(v))
     if path == "-":
         print(text)
@@ -337,35 +376,45 @@ def _write_json(path: str, result, seconds: float) -> None:
         raise InputError(f"cannot write JSON file {path}: {e.strerror}") from None
 
 
-def _decide(problem, args, start: float) -> int:
-    """Verify ``problem`` under the ``--timeout``/``--method``/``--jobs``/``--ray``/``--seed`` options
-    (and ``--coverage``/``--confidence``/``--conformal-set`` for ``conformal``); print the outcome (the
-    verdict word last; for ``conformal`` its guarantee before it), or with ``--json -`` the JSON
-    object only; write ``--result-file`` (``holds-probably`` is written as ``unknown``) and ``--json``."""
+def _decide(problem, args, start: float, limit: float | None) -> int:
+    """Verify ``problem`` within ``limit`` seconds of ``start`` (None: no limit) under the
+    ``--method``/``--jobs``/``--ray``/``--seed`` options (and ``--coverage``/``--confidence``/
+    ``--conformal-set`` for ``conformal``), with progress lines as ``-q``/``-v`` say; print the
+    outcome (the verdict word last; before it, for ``conformal`` its guarantee, for unknown and timeout
+    why), or with ``--json -`` the JSON object only; write ``--result-file`` (``holds-probably`` is
+    written as ``unknown``) and ``--json``."""
+    from dataclasses import replace
+
+    from .progress import tracking
     from .verify.api import verify
     from .verify.deadline import Timeout, hard_stop
     from .verify.result import Result, Status
     from .verify.settings import Settings
 
-    remaining = None if args.timeout is None else args.timeout - (time.perf_counter() - start)
-    if remaining is not None and remaining <= 0:
-        result = Result(Status.TIMEOUT, args.method)
-    else:
-        from .parallel.pools import available_cores
+    remaining = None if limit is None else limit - (time.perf_counter() - start)
+    with tracking(remaining) as tracker:
+        if remaining is not None and remaining <= 0:
+            result = Result(Status.TIMEOUT, args.method, reason="the time limit ran out while loading the model")
+        else:
+            from .parallel.pools import available_cores
 
-        settings = Settings(seed=args.seed, jobs=args.jobs or available_cores(), ray=args.ray,
-                            coverage=args.coverage, confidence=args.confidence, conformal_set=args.conformal_set)
-        try:
-            with hard_stop(remaining):  # for work that does not check its deadline often
-                result = verify(problem, args.method, timeout=remaining, settings=settings)
-        except Timeout:
-            result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start)
+            settings = Settings(seed=args.seed, jobs=args.jobs or available_cores(), ray=args.ray,
+                                coverage=args.coverage, confidence=args.confidence, conformal_set=args.conformal_set)
+            try:
+                with progress_printer(args, tracker), hard_stop(remaining):  # for work that seldom checks its deadline
+                    result = verify(problem, args.method, timeout=remaining, settings=settings)
+            except Timeout:
+                result = Result(Status.TIMEOUT, args.method, time.perf_counter() - start,
+                                reason=tracker.reason(timed_out=True))
     seconds = time.perf_counter() - start
     if args.result_file:
         _write_result(args.result_file, result, problem.network.input_size)
     if args.json:
         _write_json(args.json, result, seconds)
     if args.json == "-":
+        return EXIT_OK
+    if args.quiet:
+        print(result.status.value)
         return EXIT_OK
     print(f"method {result.method}, {seconds:.3f} s")
     if result.counterexample is not None:
@@ -376,6 +425,8 @@ def _decide(problem, args, start: float) -> int:
         print(f"samples {result.stats['samples']}, calibration n = {result.stats['calibration']}, "
               f"rank k = {result.stats['rank']}")
         print(f"guarantee ({result.status.value}): {result.stats['guarantee']}")
+    if result.reason:
+        print(f"why: {result.reason}")
     print(result.status.value)
     return EXIT_OK
 
@@ -383,6 +434,7 @@ def _decide(problem, args, start: float) -> int:
 def _cmd_bench(args) -> int:
     from .bench import Options, executor_for, run_benchmark
     from .parallel.pools import available_cores
+    from .progress import stage, tracking
 
     if args.ray is not None:
         from .parallel.ray_tasks import RayExecutor, connect
@@ -406,8 +458,10 @@ def _cmd_bench(args) -> int:
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return run_benchmark(args.instances, options=options, expected=args.expected, out=args.out,
-                             resume=args.resume, executor=executor)
+        with tracking(None) as tracker, progress_printer(args, tracker):
+            stage("bench")
+            return run_benchmark(args.instances, options=options, expected=args.expected, out=args.out,
+                                 resume=args.resume, executor=executor, quiet=args.quiet)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -430,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("nnreach: interrupted", file=sys.stderr)
-        return EXIT_INTERNAL
+        return EXIT_INTERRUPTED
     except Exception as e:  # an internal error: report it on one line, traceback on request
         if os.environ.get("NNREACH_DEBUG"):
             raise

@@ -7,6 +7,7 @@ and prints a table: benchmark, verdict, expected, seconds.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from ..errors import InputError
 
 def add_arguments(p) -> None:
     """The subcommand's arguments on the argparse parser ``p``."""
-    from ..cli import _count, _positive  # the checks every nnreach command uses
+    from ..cli import _count, _positive, output_options  # what every nnreach command uses
 
     p.add_argument("file", nargs="?", help="closed-loop TOML file")
     p.add_argument("--all", metavar="DIR", help="run every *.toml in DIR and print a table")
@@ -30,6 +31,7 @@ def add_arguments(p) -> None:
     p.add_argument("--ray", metavar="ADDRESS",
                    help="reach the X0 boxes as Ray tasks: 'local' starts a Ray instance here, 'auto' or "
                         "HOST:PORT joins a running cluster")
+    output_options(p)
 
 
 def run(args) -> int:
@@ -38,35 +40,39 @@ def run(args) -> int:
         raise InputError("nncs: give either a TOML file or --all DIR")
     if args.all is not None:
         return run_all(Path(args.all), args.timeout)
+    return run_file(args)
+
+
+def run_file(args) -> int:
+    """Verify the closed loop of ``args.file`` under ``args``' options; print what it did, progress
+    lines as ``-q``/``-v`` say, and last the verdict word (only that with ``-q``)."""
+    from ..cli import progress_printer
     from ..parallel.pools import available_cores
-
-    return run_file(Path(args.file), args.plot, args.timeout, args.seed, args.jobs or available_cores(), args.ray)
-
-
-def run_file(path: Path, plot: str | None, timeout: float | None, seed: int = 0, jobs: int = 1,
-             ray: str | None = None) -> int:
+    from ..progress import tracking
     from ..verify.deadline import Timeout, hard_stop
     from .config import load_config
     from .verdict import Outcome, Verdict, verify
 
+    say = (lambda *_: None) if args.quiet else functools.partial(print, flush=True)
     start = time.perf_counter()
-    cfg = load_config(path)
+    cfg = load_config(Path(args.file))
     pb = cfg.problem
-    limit = timeout if timeout is not None else cfg.timeout
-    print(f"{cfg.name}: {pb.loop.plant.n} states, {pb.loop.plant.m} inputs, controller "
-          f"{pb.loop.controller.input_size} -> {pb.loop.controller.output_size}, {pb.steps} steps of "
-          f"{pb.loop.period} s", flush=True)
+    limit = args.timeout if args.timeout is not None else cfg.timeout
+    say(f"{cfg.name}: {pb.loop.plant.n} states, {pb.loop.plant.m} inputs, controller "
+        f"{pb.loop.controller.input_size} -> {pb.loop.controller.output_size}, {pb.steps} steps of "
+        f"{pb.loop.period} s")
     remaining = None if limit is None else max(limit - (time.perf_counter() - start), 0.0)
-    try:
-        with hard_stop(remaining):  # simulation and reach steps check the deadline only between steps
-            out = verify(pb, remaining, seed, jobs, ray)
-    except Timeout:
-        out = Outcome(Verdict.TIMEOUT, message=f"no verdict within {limit} s", seconds=time.perf_counter() - start)
-    print(f"{out.message}; {out.seconds:.2f} s", flush=True)
-    if plot:
+    with tracking(remaining) as tracker:
+        try:
+            with progress_printer(args, tracker), hard_stop(remaining):  # steps check the deadline only between them
+                out = verify(pb, remaining, args.seed, args.jobs or available_cores(), args.ray)
+        except Timeout:
+            out = Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True), seconds=time.perf_counter() - start)
+    say(f"{out.message}; {out.seconds:.2f} s")
+    if args.plot:
         from .plot import plot_outcome
 
-        print(f"plot written to {plot_outcome(cfg, out, plot)}")
+        say(f"plot written to {plot_outcome(cfg, out, args.plot)}")
     print(out.verdict.value)
     return 0
 

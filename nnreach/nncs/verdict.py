@@ -19,6 +19,7 @@ from enum import Enum
 
 import numpy as np
 
+from .. import progress
 from ..parallel.pools import ForkedPool, InlinePool, RayPool
 from ..sets.box import Box
 from ..verify.deadline import Deadline, Timeout
@@ -99,7 +100,9 @@ def falsify(problem: Problem, rng: np.random.Generator, deadline: Deadline,
     lo, hi = problem.X0.lo, problem.X0.hi
     x0 = initial_points(lo, hi, problem.samples, rng)
     first = None
+    progress.stage("simulation")
     for r in range(rounds + 1):
+        progress.note(step=f"round {r + 1}/{rounds + 1}", samples=x0.shape[0])
         w = draw_disturbances(problem.loop, x0.shape[0], problem.steps, rng)
         tr = simulate(problem.loop, x0, problem.steps, disturbances=w)
         if first is None:
@@ -163,6 +166,7 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
     running: dict[Future, Box] = {}
     done: list[Flowpipe] = []
     tried = 0
+    progress.stage("flowpipes")
     try:
         while todo or running:
             while todo and len(running) < max(jobs, 1):
@@ -170,6 +174,7 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
                 tried += 1
                 left = deadline.remaining()
                 running[pool.submit(box, None if left == float("inf") else max(left, 0.0))] = box
+            progress.note(open=len(todo) + len(running), closed=len(done), workers=f"{len(running)}/{max(jobs, 1)}")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
                 box, pipe = running.pop(fut), fut.result()
@@ -205,7 +210,8 @@ def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: 
         else:
             out = prove(problem, deadline, jobs, ray)
     except Timeout:
-        out = Outcome(Verdict.TIMEOUT, message="time limit reached")
+        tracker = progress.current()
+        out = Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True) if tracker else "time limit reached")
     out.simulations = sims
     out.seconds = time.perf_counter() - start
     return out

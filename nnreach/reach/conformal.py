@@ -43,13 +43,13 @@ batch plus the surrogate's sums (``(n_in + 1)^2`` numbers for ``"linear"``).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
+from .. import progress
 from ..errors import InputError
 from ..sets.box import Box
 from ..sets.zonotope import Zonotope
@@ -58,8 +58,6 @@ KINDS = ("box", "pca", "linear")
 """Surrogate kinds (see the module docstring)."""
 BATCH = 256
 """Inputs drawn and evaluated together."""
-PROGRESS_SECONDS = 5.0
-"""A progress line goes to stderr at most this often (none for runs shorter than that)."""
 SCALE_FLOOR = 1e-9
 """A direction's half-width is at least this fraction of the largest one (directions in which the
 fit sample does not vary would otherwise divide by zero)."""
@@ -264,19 +262,6 @@ def _batch(state: tuple, item: tuple[int, int, int]) -> tuple[np.ndarray, np.nda
     return which, x, np.asarray(evaluate(x), dtype=np.float64).reshape(size, -1)
 
 
-class _Progress:
-    """Lines ``conformal: <stage> a/b samples, t s`` on stderr, at most every :data:`PROGRESS_SECONDS`."""
-
-    def __init__(self):
-        self.start = self.last = time.monotonic()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last >= PROGRESS_SECONDS:
-            self.last = now
-            print(f"conformal: {stage} {done}/{total} samples, {now - self.start:.0f} s", file=sys.stderr, flush=True)
-
-
 def _in_order(pairs):
     """The results of ``(index, result)`` pairs that arrive in any order, in index order (so the fit's
     sums, and the set, do not depend on which worker finished first)."""
@@ -313,7 +298,7 @@ def calibrate(boxes: list[Box], evaluate: Evaluate, *, coverage: float = 0.99, c
     sampler = UnionSampler(boxes)
     n_in = sampler.hull.dim
     fit_size = max(n, 2 * (n_in + 1)) if kind == "linear" else n
-    state, progress = (sampler, evaluate, seed), _Progress()
+    state = (sampler, evaluate, seed)
 
     def run(stage: int, name: str, size: int):
         """The stage's batches ``(x, y)``, ``size`` inputs in all; raises _Stop when ``visit`` says so."""
@@ -330,7 +315,7 @@ def calibrate(boxes: list[Box], evaluate: Evaluate, *, coverage: float = 0.99, c
             if visit is not None and visit(which, x, y):
                 raise _Stop
             done += len(x)
-            progress(name, done, size)
+            progress.note(samples=f"{name} {done}/{size}")
             yield x, y
 
     try:

@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 from typing import Callable
 
+from .. import progress
 from ..errors import InputError, UnsupportedError
 from ..network.graph import Network
 from ..network.simplify import simplify
@@ -55,6 +56,7 @@ def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
                                                          ("falsify", falsify, settings, ATTACK_SHARE)]
     ladder += [(name, fn, settings, share) for name, fn, share in complete_methods(problem.network)]
     for name, fn, s, fraction in ladder:
+        progress.stage(f"auto: {name}" + (" (quick)" if s is not settings else ""))
         left = deadline.remaining()
         try:
             if fraction < 1.0 and left != float("inf"):
@@ -107,6 +109,16 @@ def verify(problem: Problem, method: str = "auto", *, timeout: float | None = No
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if timeout is not None and not timeout > 0:
         raise InputError(f"timeout must be positive, got {timeout}")
+    with progress.tracking(timeout) as tracker:
+        progress.stage(method)
+        r = _run(problem, method, timeout, settings)
+        if r.status in (Status.UNKNOWN, Status.TIMEOUT) and not r.reason:
+            r = replace(r, reason=tracker.reason(timed_out=r.status is Status.TIMEOUT))
+    return r
+
+
+def _run(problem: Problem, method: str, timeout: float | None, settings: Settings | None) -> Result:
+    """:func:`verify` once its arguments are checked: the method on the simplified network, timed."""
     start = time.perf_counter()
     if not isinstance(problem.network, Network):   # a model only onnxruntime runs (nnreach.io.runtime)
         if method != "conformal":
@@ -118,4 +130,4 @@ def verify(problem: Problem, method: str = "auto", *, timeout: float | None = No
         r = METHODS[method](problem, settings or Settings(), Deadline(timeout))
     except Timeout:
         r = Result(Status.TIMEOUT, method)
-    return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, r.stats)
+    return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, r.stats, r.reason)

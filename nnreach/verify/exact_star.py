@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import progress
 from ..bounds.optimised import Optimisation
 from ..lp import LinearProgram, LPStatus
 from ..network.graph import Network
@@ -174,6 +175,8 @@ def search(problem: Problem, net: Network, index: int, settings: Settings, deadl
 
     def visit(pos, values, joint):
         deadline.check()
+        if progress.due():
+            progress.note(sets=stats["leaves"], closed=stats["pruned"])
         if sequential or net.nodes[pos].op.is_affine:
             return joint
         stats["prune_checks"] += 1

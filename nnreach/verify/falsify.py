@@ -20,6 +20,7 @@ from itertools import product
 
 import numpy as np
 
+from .. import progress
 from ..network.graph import Network
 from ..network.ops import Activation
 from ..sets.box import Box
@@ -72,14 +73,16 @@ def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadli
     prop: Property = problem.properties[index]
     box, net = prop.input_box, problem.network
     width = box.hi - box.lo
-    for poly in prop.unsafe:
+    for i, poly in enumerate(prop.unsafe):
         if poly.A.shape[0] == 0:
             continue
+        progress.note(polytope=f"{i + 1}/{len(prop.unsafe)}")
         x = rng.uniform(box.lo, box.hi, size=(settings.pgd_restarts, box.dim))
         scale = np.array(STEP_SCALES)[np.arange(len(x)) % len(STEP_SCALES)][:, None]
         best_x, best_v = x, np.full(len(x), np.inf)
         for step in range(settings.pgd_steps):
             deadline.check()
+            progress.note(step=f"attack step {step + 1}/{settings.pgd_steps}", attacks=len(x))
             y = net.forward(x)
             ce = _first_confirmed(problem, index, x, y, stats)
             if ce is not None:
@@ -94,7 +97,9 @@ def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadli
             x = np.clip(x - alpha * np.sign(g), box.lo, box.hi)
             stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
         if net.is_chain:
-            for x0 in best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]:
+            starts = best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]
+            for k, x0 in enumerate(starts):
+                progress.note(step=f"walk {k + 1}/{len(starts)} over linear regions")
                 ce = walk(problem, index, poly, x0, stats, deadline)
                 if ce is not None:
                     return ce

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
+from .. import progress
 from ..bounds.linear import Bounds, InputDomain, backward
 from ..bounds.optimised import Optimisation, optimised_bounds
 from ..errors import UnsupportedError
@@ -163,6 +164,7 @@ def encode(net: Network, box: Box, bounds: Bounds, deadline: Deadline | None = N
     ``jobs`` processes."""
     build = _Builder(box)
     E, e = np.eye(box.dim), np.zeros(box.dim)   # the current node's value: E v + e
+    layers, layer = sum(not isinstance(n.op, (Linear, Reshape)) for n in net.nodes), 0
     for node in net.nodes:
         op = node.op
         if isinstance(op, Linear):
@@ -173,6 +175,8 @@ def encode(net: Network, box: Box, bounds: Bounds, deadline: Deadline | None = N
         m, c, terms = relu_terms(op)
         l, u = (b[0].copy() for b in bounds[node.inputs[0]])
         undecided = np.flatnonzero(crosses_breakpoint(op, l, u))
+        layer += 1
+        progress.note(step=f"encoding activation layer {layer}/{layers} ({undecided.size} undecided neurons)")
         if deadline is not None and build.rows and undecided.size:
             build.tighten(E, e, l, u, undecided, deadline, jobs)
         width = E.shape[1]
@@ -235,6 +239,7 @@ def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: d
     mixed-integer program on a shared encoding, nearest first, on ``jobs`` processes."""
     net, box = problem.network, problem.properties[index].input_box
     dom = InputDomain(box.lo[None], box.hi[None])
+    progress.note(step="optimising the root bounds")
     bounds = optimised_bounds(net, dom, settings=ROOT, check=deadline.check, until=deadline.instant(ROOT_SHARE))[0]
     todo = []
     for poly in problem.properties[index].unsafe:
@@ -257,7 +262,9 @@ def decide(problem: Problem, index: int, deadline: Deadline, jobs: int, stats: d
     else:
         results = (_solve_one((enc, deadline), p) for p in polys)
     unknown = False
-    for verdict, v, seconds in results:
+    progress.note(step="solving mixed-integer programs", polytope=f"1/{len(polys)}")
+    for k, (verdict, v, seconds) in enumerate(results, start=2):
+        progress.note(polytope=f"{min(k, len(polys))}/{len(polys)}")
         stats["programs"] = stats.get("programs", 0) + 1
         stats.setdefault("program_s", []).append(round(seconds, 2))
         if verdict == "found":

@@ -51,6 +51,8 @@ class Result:
         seconds: wall time.
         counterexample: set exactly when ``status`` is VIOLATED.
         stats: counters the method reports (samples tried, attack steps, ...).
+        reason: for UNKNOWN and TIMEOUT, one sentence on why: the stage that ran and what it had
+            reached (:meth:`nnreach.progress.Tracker.reason`); empty otherwise.
     """
 
     status: Status
@@ -58,6 +60,7 @@ class Result:
     seconds: float = 0.0
     counterexample: Counterexample | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
 
     def __post_init__(self):
         if (self.status is Status.VIOLATED) != (self.counterexample is not None):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ... import progress
 from ...bounds.linear import Bounds
 from ...bounds.optimised import Mixture, Parameters
 from ...network.graph import Network
@@ -253,3 +254,16 @@ class Bounded:
         help most), or the best one when none is open."""
         return np.argmax(np.where(self.open(proof_margin), self.margin, -np.inf), axis=1) \
             if self.margin.shape[1] > 1 else np.zeros(len(self.margin), dtype=np.int64)
+
+
+def note_progress(entries: list[tuple[Domains, object]], counters: Counters, **extra) -> None:
+    """The figures of a search for :mod:`nnreach.progress`, when a listener wants them: the domains
+    of the stack ``entries`` still open, their worst margin, the domains closed so far, and ``extra``
+    fields."""
+    if not progress.due():
+        return
+    worst = min((float(d.margin.min()) for d, _ in entries if d.size), default=-np.inf)
+    figures = dict(open=sum(d.size for d, _ in entries), closed=counters.closed, **extra)
+    if np.isfinite(worst):
+        figures["margin"] = worst
+    progress.note(**figures)

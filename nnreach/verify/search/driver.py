@@ -28,7 +28,7 @@ from ..deadline import Deadline
 from ..problem import Problem
 from ..result import Counterexample, Result, Status
 from ..settings import Settings
-from .domain import Bounded, Counters, Domains, Target
+from .domain import Bounded, Counters, Domains, Target, note_progress
 from .oracle import Oracle
 from .workers import WARMUP, Job, drive, pool_factory
 
@@ -80,6 +80,7 @@ def drain(target: Target, config: Config, stack: Stack, until: float | None = No
     margin = target.settings.proof_margin
     while stack:
         target.deadline.check()
+        note_progress(stack, target.counters)
         if until is not None and time.monotonic() > until:
             return None
         doms, known = _pop(stack, config.batch)

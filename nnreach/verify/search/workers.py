@@ -26,7 +26,7 @@ from ..deadline import Deadline, Timeout
 from ..problem import Problem
 from ..result import Counterexample, Status
 from ..settings import Settings
-from .domain import Bounded, Counters, Domains, Target
+from .domain import Bounded, Counters, Domains, Target, note_progress
 
 if TYPE_CHECKING:
     from .driver import Config, Stack
@@ -123,6 +123,8 @@ def drive(stack: list, submit: Submit, workers: int, target: Target) -> Countere
     running: set[Future] = set()
     while queue or running:
         deadline.check()
+        note_progress([entry for chunk in queue for entry in chunk], target.counters,
+                      workers=f"{len(running)}/{workers}")
         while queue and len(running) < workers:
             running.add(submit(queue.pop(), _left(deadline)))
         remaining = deadline.remaining()
