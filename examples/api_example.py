@@ -11,7 +11,7 @@ HERE = Path(__file__).resolve().parent
 net = nnreach.load_model(HERE / "models" / "tiny_relu.onnx")
 box = nnreach.linf_ball(np.array([0.25, 0.25]), 0.25)              # inputs in [0, 0.5]^2
 prop = nnreach.halfspace_property(box, A=[[-1.0, 0.0]], b=[-0.3])   # unsafe: -y0 <= -0.3, i.e. y0 >= 0.3
-problem = nnreach.Problem(net, (prop,), model_path=str(HERE / "models" / "tiny_relu.onnx"))
+problem = nnreach.Problem(net, prop)   # counterexamples are replayed on the .onnx file by onnxruntime
 
 for method in ("interval", "zono", "auto"):
     result = nnreach.verify(problem, method, timeout=10)

@@ -55,6 +55,11 @@ class RuntimeModel:
         ops = tuple(n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node)
         return cls(str(path), sizes[0], sizes[1], ops)
 
+    @property
+    def source(self) -> str:
+        """The model file, as :attr:`nnreach.Network.source` names a network's."""
+        return self.path
+
     def forward(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
         """Outputs (batch, output_size) of inputs ``x`` (batch, input_size), computed by onnxruntime in
         the model's own precision and returned as ``dtype``."""

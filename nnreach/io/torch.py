@@ -1,18 +1,31 @@
-"""Conversion of a ``torch.nn.Sequential`` into a :class:`Network`.
+"""PyTorch modules as :class:`Network`: any module through an ONNX export, or a ``torch.nn.Sequential``
+converted layer by layer.
 
-PyTorch is an optional dependency (``pip install nnreach[torch]``): it is imported only when
-:func:`from_torch` is called, never when this module is imported.
+:func:`export_torch` (what :func:`nnreach.load_model` does with a module) writes the module to an
+ONNX file and reads that, so counterexamples are replayed on the exported file by onnxruntime.
+:func:`from_torch` converts a sequential model directly, without a file, in float64.
+
+PyTorch is an optional dependency (``pip install nnreach[torch]``): it is imported only when one of
+these functions is called, never when this module is imported.
 
 Example::
 
     import torch
     model = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    net = export_torch(model)            # input shape (2,), from the first Linear layer
     net = from_torch(model, (2,))
     net.forward(np.zeros((1, 2)))
 """
 
 from __future__ import annotations
 
+import atexit
+import inspect
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import replace
 from math import prod
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -28,6 +41,91 @@ if TYPE_CHECKING:
 
 Shape = tuple[int, ...]
 Converter = Callable[[Any, Shape], list[Op]]
+
+
+def export_torch(module: "torch.nn.Module", input_shape: int | Sequence[int] | None = None) -> Network:
+    """A torch module exported to ONNX and read back: the network of any module the exporter traces
+    (a custom ``forward``, convolutions and flattening, ...) whose ONNX operators nnreach supports.
+
+    The module is exported by ``torch.onnx.export`` (TorchScript-based exporter) in eval mode (batch
+    norm with its running statistics, no dropout), traced on a zero input of shape
+    ``(1, *input_shape)`` (a batch of one) in the dtype of its parameters, to a file in a temporary
+    directory removed when the process exits. The network's ``source`` is that file, so counterexamples
+    are confirmed by onnxruntime running the exported model.
+
+    Args:
+        module: a ``torch.nn.Module``; its ``forward`` takes one tensor with a batch axis.
+        input_shape: per-sample input shape, e.g. ``(1, 28, 28)`` or ``784``. Default: the
+            ``in_features`` of the module's first layer (in registration order) when it is a ``Linear``.
+    Raises:
+        InputError: PyTorch is missing, ``module`` is not a torch module, ``input_shape`` is malformed
+            or cannot be inferred, or the export fails (e.g. the shape does not fit the module).
+        UnsupportedError: ``forward`` branches on input values (tracing would fix one branch), or the
+            exported model uses operators nnreach does not support.
+    """
+    torch = _import_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise InputError(f"export_torch expects a torch.nn.Module, got {type(module).__name__}")
+    shape = _infer_input_shape(module, torch.nn) if input_shape is None else _shape(input_shape)
+    param = next(module.parameters(), None)
+    x = torch.zeros((1, *shape), dtype=torch.float32 if param is None else param.dtype)
+    path = _export_file()
+    kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            torch.onnx.export(module, (x,), path, input_names=["input"], output_names=["output"], **kwargs)
+        except Exception as e:  # noqa: BLE001  tracing and export raise assorted types
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise InputError(f"exporting the torch module ({type(module).__name__}) to ONNX on an input "
+                             f"of shape {tuple(x.shape)} failed: {reason}") from None
+    traced = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+    if traced:
+        raise UnsupportedError(f"the torch module ({type(module).__name__}) cannot be exported faithfully: "
+                               f"{str(traced[0].message).splitlines()[0]}")
+    import onnx
+
+    from .onnx import onnx_to_network
+    net = onnx_to_network(onnx.load(path), f"torch module {type(module).__name__} (exported to ONNX)")
+    return replace(net, source=path)
+
+
+def _shape(input_shape) -> Shape:
+    """``input_shape`` as a tuple of positive ints, or InputError."""
+    dims = (input_shape,) if isinstance(input_shape, int) else input_shape
+    try:
+        shape = tuple(int(d) for d in dims if int(d) == d)
+        ok = len(shape) == len(dims) and len(shape) > 0 and min(shape) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"input_shape: expected a positive int or a non-empty sequence of them, got "
+                         f"{input_shape!r}")
+    return shape
+
+
+def _infer_input_shape(module, nn) -> Shape:
+    """``(in_features,)`` of the module's first layer when it is a ``Linear``, else InputError."""
+    first = next(m for m in module.modules() if next(m.children(), None) is None)
+    if isinstance(first, nn.Linear):
+        return (int(first.in_features),)
+    hint = f" (channels first, C = {first.in_channels})" if hasattr(first, "in_channels") else ""
+    raise InputError(f"the input shape of the torch module ({type(module).__name__}) cannot be inferred: its "
+                     f"first layer is {type(first).__name__}, not Linear; give input_shape{hint}")
+
+
+_export_dir: str | None = None
+
+
+def _export_file() -> str:
+    """A new file name in this process's export directory (made on first use, removed at exit)."""
+    global _export_dir
+    if _export_dir is None:
+        _export_dir = tempfile.mkdtemp(prefix="nnreach-torch-")
+        atexit.register(shutil.rmtree, _export_dir, True)
+    fd, path = tempfile.mkstemp(suffix=".onnx", dir=_export_dir)
+    os.close(fd)
+    return path
 
 
 def from_torch(module: "torch.nn.Module", input_shape: int | Sequence[int]) -> Network:

@@ -40,11 +40,16 @@ class Network:
         input_shape: per-sample input shape (no batch axis).
         nodes: nodes in topological order; every node's inputs come earlier or are ``INPUT``.
         output: name of the node whose value is the network output.
+        source: the ONNX, ``.nnet`` or ``.mat`` file the network was read from (set by
+            :func:`nnreach.load_model`, also for the ONNX file a torch module was exported to), which
+            :class:`nnreach.Problem` replays counterexamples on; None for networks built in Python and
+            for networks derived from another (a suffix, a simplified copy).
     """
 
     input_shape: tuple[int, ...]
     nodes: tuple[Node, ...]
     output: str
+    source: str | None = None
 
     def __post_init__(self):
         seen = {INPUT}

@@ -15,12 +15,13 @@ it restricts every value computed so far, as it must.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Callable, Mapping
 
 import numpy as np
 
 from ..errors import InputError
+from ..io import Model, load_model
 from ..network.graph import INPUT, Network
 from ..network.simplify import simplify
 from ..sets.box import Box
@@ -140,11 +141,13 @@ def iter_reach(network: Network, input_set, method: str, *, visit: Visit | None 
     return iter_reach_from(network, 0, {INPUT: x}, x, method, visit=visit, options=options)
 
 
-def reach(network: Network, input_set, method: str = "zono", *, options=None):
+def reach(network: Model, input_set, method: str = "zono", *, options=None,
+          input_shape: int | Sequence[int] | None = None):
     """A set containing the network's (flattened) outputs for every input in ``input_set``.
 
     Args:
-        network: the network (simplified first, see :func:`nnreach.network.simplify.simplify`).
+        network: the network (simplified first, see :func:`nnreach.network.simplify.simplify`), or a
+            model path or torch module (read by :func:`nnreach.load_model`).
         input_set: a :class:`Box` (converted to the method's set type) or a set of that type, of
             dimension ``network.input_size``.
         method: ``"interval"`` (boxes), ``"zono"`` (zonotopes, DeepZ relaxations), ``"approx-star"``
@@ -152,14 +155,19 @@ def reach(network: Network, input_set, method: str = "zono", *, options=None):
             ``"conformal"`` (a probabilistic set from samples of a box, not a sound one).
         options: method options passed to the rules (``StarOptions`` for the star methods);
             :class:`nnreach.verify.settings.Settings` for ``"conformal"`` (coverage, confidence, kind, seed).
+        input_shape: with a torch module only: its per-sample input shape (see :func:`nnreach.load_model`).
     Returns:
         The output set, of dimension ``network.output_size``; for ``"exact-star"`` a list of stars
         whose union is exactly the set of outputs; for ``"conformal"`` a Box or Zonotope that contains
         the output of a random input of the box with probability at least the coverage, with the
         stated confidence (see :func:`nnreach.reach.conformal.calibrate` for the full record).
     """
-    if method not in REACH_METHODS:
+    if not isinstance(method, str) or method not in REACH_METHODS:
         raise InputError(f"unknown reach method {method!r}; choose one of {', '.join(REACH_METHODS)}")
+    if not isinstance(input_set, (Box, Zonotope, Star)):
+        raise InputError(f"input_set: expected a nnreach Box, Zonotope or Star, got {type(input_set).__name__} "
+                         "(nnreach.Box(lo, hi) makes a box)")
+    network = load_model(network, input_shape)
     if input_set.dim != network.input_size:
         raise InputError(f"input set has dimension {input_set.dim} but the network has "
                          f"{network.input_size} inputs")

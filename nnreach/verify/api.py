@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from numbers import Integral, Real
 from typing import Callable
+
+import numpy as np
 
 from .. import progress
 from ..errors import InputError, UnsupportedError
+from ..io import Model, is_torch_module, load_model
 from ..network.graph import Network
 from ..network.simplify import simplify
 from . import bounds
@@ -18,7 +23,7 @@ from .deadline import Deadline, Timeout
 from .exact_star import exact_star
 from .falsify import falsify
 from .milp import milp
-from .problem import Problem
+from .problem import Problem, linf_ball, robustness_property
 from .result import Result, Status
 from .settings import Settings
 from .symbolic import deeppoly
@@ -92,23 +97,39 @@ METHODS: dict[str, Method] = {
 never HOLDS)."""
 
 
-def verify(problem: Problem, method: str = "auto", *, timeout: float | None = None,
+def verify(problem: Problem | Model, method: str = "auto", *, properties=None,
+           input_shape: int | Sequence[int] | None = None, timeout: float | None = None,
            settings: Settings | None = None) -> Result:
     """Decide whether the problem's properties hold.
 
     Args:
-        problem: network and properties.
+        problem: a :class:`Problem`, or a model (a path, a :class:`Network` or a torch module, as
+            :func:`nnreach.load_model` takes it) with ``properties`` given.
         method: a key of :data:`METHODS`.
+        properties: with a model only: a :class:`Property` or a sequence of them.
+        input_shape: with a torch module only: its per-sample input shape (see :func:`nnreach.load_model`).
         timeout: seconds (None: no limit); on expiry the status is TIMEOUT.
         settings: method settings (default :class:`Settings`).
     Returns:
         A :class:`Result`; VIOLATED results carry a counterexample confirmed by execution;
         HOLDS_PROBABLY (``conformal`` only) is a statistical statement, not a proof.
+    Raises:
+        InputError: an argument of the wrong type or value (one line naming it).
     """
-    if method not in METHODS:
+    if isinstance(problem, Problem):
+        if properties is not None or input_shape is not None:
+            raise InputError("properties and input_shape go with a model, not with a Problem (which has them)")
+    elif properties is None:
+        raise InputError(f"problem: expected a nnreach.Problem, or a model with properties=, got "
+                         f"{type(problem).__name__} without properties")
+    else:
+        problem = Problem(load_model(problem, input_shape), properties)
+    if not isinstance(method, str) or method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if timeout is not None and not timeout > 0:
-        raise InputError(f"timeout must be positive, got {timeout}")
+    if timeout is not None and not (isinstance(timeout, Real) and timeout > 0):
+        raise InputError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+    if settings is not None and not isinstance(settings, Settings):
+        raise InputError(f"settings: expected a nnreach.Settings or None, got {type(settings).__name__}")
     with progress.tracking(timeout) as tracker:
         progress.stage(method)
         r = _run(problem, method, timeout, settings)
@@ -131,3 +152,57 @@ def _run(problem: Problem, method: str, timeout: float | None, settings: Setting
     except Timeout:
         r = Result(Status.TIMEOUT, method)
     return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, r.stats, r.reason)
+
+
+def verify_robustness(model: Model, image, eps: float, label: int | None = None, *,
+                      clip: tuple[float, float] | None = None, method: str = "auto",
+                      input_shape: int | Sequence[int] | None = None, timeout: float | None = None,
+                      settings: Settings | None = None) -> Result:
+    """Whether every input within L-inf distance ``eps`` of ``image`` is classified as ``label``.
+
+    The property (:func:`robustness_property` on :func:`linf_ball`) is violated when some input of
+    the ball, clipped to ``clip``, has an output ``y_j >= y_label`` for some ``j != label``.
+
+    Args:
+        model: a path, a :class:`Network` or a torch module (as :func:`nnreach.load_model` takes it).
+        image: one input, an array of any shape without a batch axis (flattened; a torch module's
+            input shape defaults to ``image.shape``).
+        eps: the radius, >= 0, in the units of ``image``.
+        label: the class the ball must keep; default: the network's prediction on ``image``
+            (its largest output, by nnreach's forward pass in float64), recorded in ``stats["label"]``.
+        clip: ``(lo, hi)`` bounds every input entry stays within (e.g. ``(0, 1)`` for pixels), or None.
+        method, timeout, settings: as for :func:`verify`.
+        input_shape: with a torch module only: its per-sample input shape (default ``image.shape``).
+    Returns:
+        The :class:`Result` of :func:`verify`, with the label used in ``stats["label"]``.
+    Raises:
+        InputError: an argument of the wrong type or value (one line naming it).
+    """
+    try:
+        center = np.asarray(image, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"image: expected an array of numbers, got {type(image).__name__}") from None
+    if center.size == 0 or not np.all(np.isfinite(center)):
+        raise InputError("image: expected a non-empty array of finite numbers")
+    if not isinstance(eps, Real) or isinstance(eps, bool):
+        raise InputError(f"eps: expected a number, got {type(eps).__name__}")
+    lo = hi = None
+    if clip is not None:
+        if not (isinstance(clip, Sequence) and len(clip) == 2 and all(isinstance(c, Real) for c in clip)
+                and clip[0] <= clip[1]):
+            raise InputError(f"clip: expected a pair (lo, hi) of numbers with lo <= hi, or None, got {clip!r}")
+        lo, hi = clip
+        if np.any(center < lo) or np.any(center > hi):
+            raise InputError(f"image: its values [{center.min()}, {center.max()}] lie outside clip {tuple(clip)}")
+    if input_shape is None and is_torch_module(model):
+        input_shape = center.shape or (1,)
+    net = load_model(model, input_shape)
+    if center.size != net.input_size:
+        raise InputError(f"image: {center.size} values but the model has {net.input_size} inputs")
+    if label is None:
+        label = int(np.argmax(net.forward(center.reshape(1, -1))[0]))
+    elif not isinstance(label, Integral) or isinstance(label, bool):
+        raise InputError(f"label: expected an int or None, got {type(label).__name__}")
+    prop = robustness_property(linf_ball(center, eps, lo, hi), int(label), net.output_size)
+    r = verify(Problem(net, prop), method, timeout=timeout, settings=settings)
+    return replace(r, stats={**r.stats, "label": int(label)})

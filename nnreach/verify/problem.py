@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import InputError
+from ..io import load_model
+from ..io.runtime import RuntimeModel
 from ..sets.box import Box
 from ..sets.polytope import HPolytope
 
@@ -58,11 +61,19 @@ class Property:
 class Problem:
     """A network together with the properties to check (violated if any property is violated).
 
+    ``Problem(model, properties, model_path=None)`` takes the model as :func:`nnreach.load_model` does
+    (a path, a :class:`Network` or a torch module whose input shape follows from a first ``Linear``
+    layer; for other modules give ``nnreach.load_model(module, input_shape)``) and the properties as
+    one :class:`Property` or an iterable of them (``read_vnnlib``'s list); they are stored as a
+    Network and a tuple.
+
     Attributes:
         network: the network under test.
         properties: one or more :class:`Property`; a VNN-LIB file with several input regions gives several.
-        model_path: the model file, when the network came from one (ONNX models are replayed in
-            onnxruntime to confirm counterexamples).
+        model_path: the model file counterexamples are replayed on (ONNX files in onnxruntime, see
+            :mod:`nnreach.verify.check`); default: the file the network was read from
+            (``network.source``), None for a network built in Python, whose counterexamples are then
+            checked by nnreach's own forward pass (``checked_by == "nnreach"``).
     """
 
     network: "Network"
@@ -70,6 +81,16 @@ class Problem:
     model_path: str | None = None
 
     def __post_init__(self):
+        if not isinstance(self.network, RuntimeModel):
+            object.__setattr__(self, "network", load_model(self.network))
+        object.__setattr__(self, "properties", _properties(self.properties))
+        if self.model_path is None:
+            object.__setattr__(self, "model_path", self.network.source)
+        elif not isinstance(self.model_path, (str, os.PathLike)):
+            raise InputError(f"model_path: expected a path (str or os.PathLike) or None, got "
+                             f"{type(self.model_path).__name__}")
+        else:
+            object.__setattr__(self, "model_path", os.fspath(self.model_path))
         n_in, n_out = self.network.input_size, self.network.output_size
         for k, prop in enumerate(self.properties):
             if prop.input_dim != n_in:
@@ -79,6 +100,26 @@ class Problem:
             if prop.output_dim != n_out:
                 raise InputError(
                     f"the property constrains {prop.output_dim} outputs but the model has {n_out} outputs")
+
+
+def _properties(properties) -> tuple[Property, ...]:
+    """``properties`` (a Property or an iterable of them) as a non-empty tuple, or InputError."""
+    if isinstance(properties, Property):
+        return (properties,)
+    expected = "expected a Property or a sequence of Property"
+    if isinstance(properties, (str, bytes, os.PathLike)):
+        raise InputError(f"properties: {expected}, got {type(properties).__name__} "
+                         "(read a VNN-LIB file with nnreach.read_vnnlib)")
+    try:
+        props = tuple(properties)
+    except TypeError:
+        raise InputError(f"properties: {expected}, got {type(properties).__name__}") from None
+    if not props:
+        raise InputError("properties: empty; a problem needs at least one Property")
+    wrong = [type(p).__name__ for p in props if not isinstance(p, Property)]
+    if wrong:
+        raise InputError(f"properties: {expected}, got a sequence holding {wrong[0]}")
+    return props
 
 
 def linf_ball(center: np.ndarray, eps: float, lo: float | None = None, hi: float | None = None) -> Box:

@@ -32,7 +32,10 @@ class Counterexample:
         x: flattened input, shape (n_in,).
         y: flattened output as computed by the checking implementation, shape (n_out,).
         property_index: which property of the problem it violates.
-        checked_by: the implementation whose output confirmed it (``"onnxruntime"`` or ``"nnreach"``).
+        checked_by: the implementation whose output confirmed it: ``"onnxruntime"`` (running the
+            problem's ``model_path``, an ONNX file) or ``"nnreach"`` (nnreach's own forward pass in
+            float32 and float64: networks built in Python, ``.nnet``/``.mat`` models, ONNX files
+            onnxruntime cannot load).
     """
 
     x: np.ndarray
