@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The torch extra admits any torch >= 2.1. The development setup pins a CPU build, so that pip does
+# not pick a newer release (a CUDA build of several GB) instead.
+TORCH ?= torch==2.13.0
 
 .PHONY: setup demo test soundness clean
 
@@ -11,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,torch,ray]'
+	$(PY) -m pip install --quiet -e '.[test,torch,ray]' '$(TORCH)'
 	touch $(STAMP)
 
 demo: $(STAMP)
