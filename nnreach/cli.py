@@ -120,6 +120,12 @@ def progress_printer(args, tracker):
     return Printer(tracker, sys.stderr)
 
 
+def _npy_path(text: str) -> str:
+    if not text.lower().endswith(".npy"):
+        raise argparse.ArgumentTypeError(f"expected a path ending in .npy, got {text!r}")
+    return text
+
+
 def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     """The options of a verification run, shared by ``verify`` and ``robust``."""
     p.add_argument("--timeout", type=_positive, default=None, metavar="S",
@@ -129,6 +135,9 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     p.add_argument("--json", metavar="PATH",
                    help="write the result as JSON (verdict, method, times, statistics, counterexample); "
                         "'-' prints it on stdout instead of the text")
+    p.add_argument("--counterexample", type=_npy_path, metavar="PATH",
+                   help="when a counterexample is found, write its input to PATH (.npy); robust on a picture also "
+                        "writes it as a picture beside it (PATH with .png; pixels rounded, the .npy is exact)")
     p.add_argument("--seed", type=int, default=0, help="seed for sampling and attacks")
     p.add_argument("--jobs", type=_count, default=None, metavar="N",
                    help="worker processes for one search (default: all cores)")
@@ -161,9 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     rb.add_argument("--label", type=int, default=None, metavar="K",
                     help="the class that must stay the largest output (default: the model's class of the image)")
     rb.add_argument("--scale", type=_positive, default=1.0, metavar="F",
-                    help="divide the image's values by F first (255 for 8-bit pixels to [0, 1])")
-    rb.add_argument("--clip", type=_interval, default=None, metavar="LO,HI",
-                    help="intersect the ball with [LO, HI] per input (the valid pixel range)")
+                    help="divide the image's values by F first; pictures (.png, .jpg) are read as stored: 0..255 "
+                         "for 8-bit pixels (0..65535 for 16-bit), so 255 maps 8-bit pixels to [0, 1]; .npy and "
+                         "text files as they are. --eps and --clip are in the divided units")
+    clip = rb.add_mutually_exclusive_group()
+    clip.add_argument("--clip", type=_interval, default=None, metavar="LO,HI",
+                      help="intersect the ball with [LO, HI] per input (default for pictures: their pixel range "
+                           "divided by --scale, e.g. [0, 1] with --scale 255; .npy and text files have no pixel "
+                           "range and are not clipped unless --clip is given)")
+    clip.add_argument("--no-clip", action="store_true", help="do not clip the ball to a picture's pixel range")
     _verify_options(rb, METHODS)
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
@@ -307,24 +322,64 @@ def _cmd_verify(args) -> int:
 def _cmd_robust(args) -> int:
     import numpy as np
 
-    from .io.image import read_image
+    from .io.image import fit, load_image, write_picture
     from .verify.problem import Problem, linf_ball, robustness_property
 
     start = time.perf_counter()
     net = _load(args)
-    image = read_image(args.image) / args.scale
-    if image.size != net.input_size:
-        raise InputError(f"the image has {image.size} values but the model has {net.input_size} inputs")
+    image, note = fit(load_image(args.image), net.input_size)
+    if note:
+        _say(args, f"note: {note}")
+    values = image.values
+    # a colour picture is height x width x channel; a model that declares channel x height x width gets that order
+    channels_first = values.ndim == 3 and getattr(net, "input_shape", None) == (values.shape[2], *values.shape[:2])
+    if channels_first:
+        values = values.transpose(2, 0, 1)
+        _say(args, f"note: the picture's channels are put first, as the model's input shape {net.input_shape}")
+    center = values / args.scale
+    _say(args, f"image {args.image}: {image.describe()}; {_pixel_units(image, args.scale)}")
     label = args.label
     if label is None:
-        label = int(np.argmax(net.forward(image.reshape(1, -1))[0]))
+        label = int(np.argmax(net.forward(center.reshape(1, -1))[0]))
         _say(args, f"label {label} (the model's class of the image)")
-    lo, hi = args.clip if args.clip else (None, None)
-    prop = robustness_property(linf_ball(image, args.eps, lo, hi), label, net.output_size)
+    lo, hi, clipping = _clip_range(args, image)
+    if lo is not None and (np.any(center - args.eps > hi) or np.any(center + args.eps < lo)):
+        raise InputError(f"the image's values lie in [{center.min():g}, {center.max():g}]: the ball of radius "
+                         f"{args.eps:g} around them leaves --clip {lo:g},{hi:g}; check --scale")
+    prop = robustness_property(linf_ball(center, args.eps, lo, hi), label, net.output_size)
     problem = Problem(net, (prop,), str(args.model))
     _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
-    _say(args, f"robustness of class {label} within L-inf radius {args.eps:g} of {args.image}")
-    return _decide(problem, args, start, _time_limit(args))
+    _say(args, f"robustness of class {label} within L-inf radius {args.eps:g} of {args.image}, {clipping}")
+
+    def picture(path: Path, x) -> Path:  # a counterexample (the model's input) back in the picture's pixels
+        v = x.reshape(center.shape) * args.scale
+        return write_picture(path, v.transpose(1, 2, 0) if channels_first else v, image)
+
+    return _decide(problem, args, start, _time_limit(args), ce_shape=center.shape,
+                   ce_picture=picture if image.is_picture else None)
+
+
+def _pixel_units(image, scale: float) -> str:
+    """How the image's values become the model's input, for the text output."""
+    if not image.is_picture:
+        return "taken as they are" + (f", divided by --scale {scale:g}" if scale != 1 else "")
+    pixels = f"pixel values 0..{image.max_value:g}"
+    if scale != 1:
+        return f"{pixels} divided by --scale {scale:g}"
+    return f"{pixels} as stored (a model that takes [0, 1] needs --scale {image.max_value:g})"
+
+
+def _clip_range(args, image) -> tuple[float | None, float | None, str]:
+    """The bounds that ``robust`` intersects the ball with, and how they were chosen."""
+    if args.clip:
+        lo, hi = args.clip
+        return lo, hi, f"clipped to [{lo:g}, {hi:g}] (--clip)"
+    if args.no_clip:
+        return None, None, "not clipped (--no-clip)"
+    if image.is_picture:
+        hi = image.max_value / args.scale
+        return 0.0, hi, f"clipped to the pixel range [0, {hi:g}] (--no-clip turns this off)"
+    return None, None, "not clipped (a .npy or text file has no pixel range: --clip LO,HI sets one)"
 
 
 def _say(args, text: str) -> None:
@@ -376,15 +431,15 @@ def _write_json(path: str, result, seconds: float) -> None:
         raise InputError(f"cannot write JSON file {path}: {e.strerror}") from None
 
 
-def _decide(problem, args, start: float, limit: float | None) -> int:
+def _decide(problem, args, start: float, limit: float | None, ce_shape: tuple[int, ...] | None = None,
+            ce_picture=None) -> int:
     """Verify ``problem`` within ``limit`` seconds of ``start`` (None: no limit) under the
     ``--method``/``--jobs``/``--ray``/``--seed`` options (and ``--coverage``/``--confidence``/
     ``--conformal-set`` for ``conformal``), with progress lines as ``-q``/``-v`` say; print the
     outcome (the verdict word last; before it, for ``conformal`` its guarantee, for unknown and timeout
     why), or with ``--json -`` the JSON object only; write ``--result-file`` (``holds-probably`` is
-    written as ``unknown``) and ``--json``."""
-    from dataclasses import replace
-
+    written as ``unknown``) and ``--json``, and ``--counterexample`` (see :func:`_save_counterexample`,
+    which ``ce_shape`` and ``ce_picture`` are for)."""
     from .progress import tracking
     from .verify.api import verify
     from .verify.deadline import Timeout, hard_stop
@@ -411,6 +466,7 @@ def _decide(problem, args, start: float, limit: float | None) -> int:
         _write_result(args.result_file, result, problem.network.input_size)
     if args.json:
         _write_json(args.json, result, seconds)
+    saved = _save_counterexample(args.counterexample, result.counterexample, ce_shape, ce_picture)
     if args.json == "-":
         return EXIT_OK
     if args.quiet:
@@ -419,8 +475,13 @@ def _decide(problem, args, start: float, limit: float | None) -> int:
     print(f"method {result.method}, {seconds:.3f} s")
     if result.counterexample is not None:
         ce = result.counterexample
-        print(f"counterexample (checked by {ce.checked_by}): x = {ce.x.tolist()}")
-        print(f"output: y = {ce.y.tolist()}")
+        where = str(saved[0]) if saved else "--counterexample PATH, --json PATH or --result-file PATH"
+        print(f"counterexample (checked by {ce.checked_by}): x = {_brief(ce.x, where)}")
+        print(f"output: y = {_brief(ce.y, '--json PATH or --result-file PATH')}")
+        if saved:
+            print(f"counterexample written to {' and '.join(map(str, saved))}")
+    elif args.counterexample:
+        print(f"no counterexample: {args.counterexample} not written")
     if "guarantee" in result.stats:
         print(f"samples {result.stats['samples']}, calibration n = {result.stats['calibration']}, "
               f"rank k = {result.stats['rank']}")
@@ -429,6 +490,36 @@ def _decide(problem, args, start: float, limit: float | None) -> int:
         print(f"why: {result.reason}")
     print(result.status.value)
     return EXIT_OK
+
+
+SHOWN = 10
+"""Vectors up to this length are printed whole in the text output; longer ones in brief."""
+
+
+def _brief(v, where: str) -> str:
+    """``v`` (1-D) whole if short, else its first values, its length, its range and ``where`` it all is."""
+    if v.size <= SHOWN:
+        return str(v.tolist())
+    head = ", ".join(f"{a:.6g}" for a in v[:5])
+    return f"[{head}, ...] ({v.size} values in [{v.min():.6g}, {v.max():.6g}]; all of them: {where})"
+
+
+def _save_counterexample(path: str | None, ce, shape: tuple[int, ...] | None, picture) -> list[Path]:
+    """Write ``ce.x`` to ``path`` (.npy) in ``shape`` (the model's input as ``robust`` built it; default
+    flat) and, with ``picture(png_path, x)``, as a picture beside it. Returns the paths written (none
+    without a path or a counterexample)."""
+    import numpy as np
+
+    if path is None or ce is None:
+        return []
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "wb") as f:  # exactly at p (np.save(p) appends .npy to a name ending in .NPY)
+            np.save(f, ce.x.reshape(shape or -1))
+    except OSError as e:
+        raise InputError(f"cannot write counterexample {p}: {e.strerror}") from None
+    return [p] if picture is None else [p, picture(p.with_suffix(".png"), ce.x)]
 
 
 def _cmd_bench(args) -> int:

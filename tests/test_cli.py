@@ -216,6 +216,14 @@ def _image(tmp_path, values, name="x.npy"):
     return str(path)
 
 
+def _picture(tmp_path, pixels, name):
+    import PIL.Image
+
+    path = tmp_path / name
+    PIL.Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(path, quality=100)
+    return str(path)
+
+
 @pytest.mark.parametrize("name", ["x.npy", "x.txt"])
 def test_robust_at_radius_zero_holds_for_the_predicted_class(capsys, tmp_path, name):
     from nnreach.io import load_model
@@ -252,11 +260,17 @@ def test_robust_scale_and_clip_shape_the_ball(capsys, tmp_path):
     (["--image", "{good}", "--eps", "-1"], "must be zero or more"),
     (["--image", "{good}", "--eps", "0.1", "--clip", "1,0"], "LO <= HI"),
     (["--image", "{nan}", "--eps", "0.1"], "non-finite"),
+    (["--image", "{rgba}", "--eps", "0.1"], "the image is 2x1 with 4 channels (RGBA), 8-bit: 8 values, but the model "
+                                            "has 2 inputs; convert it to grayscale"),
+    (["--image", "{good}", "--eps", "0.1", "--clip", "0,1", "--no-clip"], "not allowed with argument"),
+    (["--image", "{good}", "--eps", "0.1", "--clip", "2,3"], "leaves --clip 2,3; check --scale"),
+    (["--image", "{good}", "--eps", "0.1", "--counterexample", "ce.txt"], "expected a path ending in .npy"),
 ])
 def test_robust_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
     files = {"bad_size": _image(tmp_path, [0.1, 0.2, 0.3], "bad.npy"), "good": _image(tmp_path, [0.1, 0.2]),
              "garbage": str(tmp_path / "g.txt"), "missing": str(tmp_path / "none.npy"),
-             "nan": _image(tmp_path, [0.1, float("nan")], "nan.npy")}
+             "nan": _image(tmp_path, [0.1, float("nan")], "nan.npy"),
+             "rgba": _picture(tmp_path, [[[255, 0, 0, 255], [0, 0, 255, 128]]], "rgba.png")}
     (tmp_path / "g.txt").write_text("0.1 zebra")
     code, out, err = run(capsys, "robust", TINY, *[a.format(**files) for a in argv])
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
@@ -274,9 +288,139 @@ def test_robust_matches_the_vnnlib_property_of_an_mnist_instance(benchmarks, tmp
     lo, hi = prop.input_box.lo, prop.input_box.hi
     interior = (lo > 0) & (hi < 1)
     center = np.where(interior, (lo + hi) / 2, np.where(lo <= 0, np.maximum(hi - 0.03, 0), np.minimum(lo + 0.03, 1)))
-    ours = robustness_property(linf_ball(center, 0.03, 0.0, 1.0), 7, 10)
+    ours = robustness_property(linf_ball(center, 0.03, 0.0, 1.0), 8, 10)  # "Mnist property with label: 8"
     assert np.allclose(ours.input_box.lo, lo, atol=1e-9) and np.allclose(ours.input_box.hi, hi, atol=1e-9)
-    assert len(ours.unsafe) == sum(len(p.A) for p in prop.unsafe) == 9
+    rows = lambda unsafe: sorted(tuple(row) for p in unsafe for row in p.A)  # noqa: E731
+    assert len(ours.unsafe) == len(prop.unsafe) == 9 and rows(ours.unsafe) == rows(prop.unsafe)
+
+
+def _boxes(monkeypatch):
+    """Record the input box of every problem ``robust`` hands to ``verify`` (which answers unknown)."""
+    import importlib
+
+    from nnreach.verify.result import Result, Status
+
+    boxes = []
+
+    def fake(problem, method, **kwargs):
+        boxes.append(problem.properties[0].input_box)
+        return Result(Status.UNKNOWN, method)
+
+    monkeypatch.setattr(importlib.import_module("nnreach.verify.api"), "verify", fake)
+    return boxes
+
+
+@pytest.mark.parametrize("options, lo, hi, said", [
+    ([], [0.8, 0.0], [1.0, 0.2], "clipped to the pixel range [0, 1]"),
+    (["--clip", "0.1,0.9"], [0.8, 0.1], [0.9, 0.2], "clipped to [0.1, 0.9] (--clip)"),
+    (["--no-clip"], [0.8, -0.2], [1.2, 0.2], "not clipped (--no-clip)"),
+])
+def test_robust_clips_the_ball_of_a_picture_to_its_pixel_range(capsys, monkeypatch, tmp_path, options, lo, hi, said):
+    """PNG and JPEG give the same pixels (0..255 as stored), so the same ball; a .npy of the same values
+    divided by 255 gives it too, but is clipped only with --clip."""
+    boxes = _boxes(monkeypatch)
+    for name in ("p.png", "p.jpg"):
+        code, out, err = run(capsys, "robust", TINY, "--image", _picture(tmp_path, [[255, 0]], name),
+                             "--scale", "255", "--eps", "0.2", *options)
+        assert code == 0, err
+        assert "2x1 with 1 channel (grayscale), 8-bit: 2 values; pixel values 0..255 divided by --scale 255" in out
+        assert said in out
+    code, out, err = run(capsys, "robust", TINY, "--image", _image(tmp_path, [1.0, 0.0]), "--eps", "0.2", *options)
+    assert code == 0, err
+    for box in boxes[:2]:
+        np.testing.assert_allclose(box.lo, lo) and np.testing.assert_allclose(box.hi, hi)
+    if not options:
+        assert "not clipped (a .npy or text file has no pixel range: --clip LO,HI sets one)" in out
+        lo, hi = [0.8, -0.2], [1.2, 0.2]
+    np.testing.assert_allclose(boxes[2].lo, lo) and np.testing.assert_allclose(boxes[2].hi, hi)
+
+
+def test_robust_reads_a_gray_picture_saved_in_colour_as_grayscale_and_says_so(capsys, monkeypatch, tmp_path):
+    boxes = _boxes(monkeypatch)
+    code, out, err = run(capsys, "robust", TINY, "--image", _picture(tmp_path, [[[255] * 3, [0] * 3]], "rgb.png"),
+                         "--eps", "0")
+    assert code == 0, err
+    assert ("note: the image is 2x1 with 3 channels (RGB), 8-bit: 6 values; its colour channels are equal: "
+            "read as grayscale") in out
+    assert "as stored (a model that takes [0, 1] needs --scale 255)" in out
+    assert boxes[0].lo.tolist() == [255.0, 0.0]
+
+
+def test_robust_puts_a_colour_pictures_channels_first_for_a_model_that_takes_them_so(capsys, monkeypatch, tmp_path):
+    """A model of input shape (3, 1, 2) gets the 1x2 RGB picture channel by channel, and a counterexample
+    written back as a picture has the picture's layout again."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.eye(2, 6, dtype=np.float32)  # y = the red channel
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["x"], ["f"]), helper.make_node("Gemm", ["f", "W"], ["y"], transB=1)], "chw",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [numpy_helper.from_array(w, "W")])
+    model = tmp_path / "chw.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), model)
+    pixels = [[[10, 20, 30], [40, 50, 60]]]
+    picture = _picture(tmp_path, pixels, "rgb.png")
+    code, out, err = run(capsys, "robust", str(model), "--image", picture, "--eps", "0", "--label", "0",
+                         "--counterexample", str(tmp_path / "ce.npy"))
+    assert code == 0, err
+    assert "the picture's channels are put first, as the model's input shape (3, 1, 2)" in out
+    assert last_line(out) == "violated"  # y = (10, 40): class 1 wins
+    np.testing.assert_array_equal(np.load(tmp_path / "ce.npy"), [[[10, 40]], [[20, 50]], [[30, 60]]])
+    from nnreach.io.image import load_image
+
+    np.testing.assert_array_equal(load_image(tmp_path / "ce.png").values, pixels)
+
+
+def _readme_commands() -> list[list[str]]:
+    """The command lines of README.md's "Robustness of an image" paragraph."""
+    import shlex
+
+    text = (REPO / "README.md").read_text().split("### Robustness of an image", 1)[1].split("\n#", 1)[0]
+    return [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("    nnreach robust ")]
+
+
+def test_the_readme_robustness_commands_run_on_the_bundled_files(capsys, monkeypatch, tmp_path):
+    """The README's commands, from the repository root: the first verbatim; the second with its
+    --counterexample written to a temporary folder instead of out/."""
+    monkeypatch.chdir(REPO)
+    holds, violated = _readme_commands()
+    code, out, err = run(capsys, *holds)
+    assert code == 0, err
+    assert "label 6 " in out and "clipped to the pixel range [0, 1]" in out and last_line(out) == "holds"
+
+    k = violated.index("--counterexample")
+    assert violated[k + 1] == "out/ce.npy"
+    violated[k + 1] = str(tmp_path / "ce.npy")
+    code, out, err = run(capsys, *violated)
+    assert code == 0, err
+    assert last_line(out) == "violated"
+    assert all(len(line) < 300 for line in out.splitlines())  # no 784 numbers on a line
+    assert f"(784 values in [0, 1]; all of them: {tmp_path / 'ce.npy'})" in out
+    assert f"counterexample written to {tmp_path / 'ce.npy'} and {tmp_path / 'ce.png'}" in out
+    from nnreach.io import load_model
+    from nnreach.io.image import load_image
+
+    x = np.load(tmp_path / "ce.npy")
+    center = load_image(REPO / "examples/images/mnist_6.png").values / 255
+    assert x.shape == (28, 28) and np.abs(x - center).max() <= 0.05 + 1e-9 and 0 <= x.min() and x.max() <= 1
+    assert np.argmax(load_model(REPO / violated[1]).forward(x.reshape(1, -1))[0]) != 6
+    png = load_image(tmp_path / "ce.png")
+    assert png.mode == "L" and png.values.shape == (28, 28) and np.abs(png.values / 255 - x).max() <= 0.5 / 255
+
+
+def test_verify_saves_a_counterexample_flat_and_says_when_there_is_none(capsys, tmp_path):
+    specs = REPO / "examples/specs"
+    ce = tmp_path / "sub/ce.npy"
+    code, out, err = run(capsys, "verify", TINY, str(specs / "tiny_violated.vnnlib"), "--counterexample", str(ce))
+    assert code == 0, err
+    assert last_line(out) == "violated" and f"counterexample written to {ce}\n" in out
+    x = np.load(ce)
+    assert x.shape == (2,) and f"x = {x.tolist()}" in out  # short vectors are printed whole
+    ce.unlink()
+    code, out, err = run(capsys, "verify", TINY, str(specs / "tiny_holds.vnnlib"), "--counterexample", str(ce))
+    assert code == 0, err
+    assert last_line(out) == "holds" and f"no counterexample: {ce} not written" in out and not ce.exists()
 
 
 def test_version_is_the_package_version(capsys):
