@@ -79,14 +79,14 @@ def _conformal_options(p: argparse.ArgumentParser) -> None:
                    help="conformal: the kind of calibrated set (see nnreach.reach.conformal)")
 
 
-def _pair(text: str) -> tuple[int, int]:
+def _coordinates(text: str) -> tuple[int, ...]:
     try:
-        i, j = (int(v) for v in text.split(","))
+        dims = tuple(int(v) for v in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected two coordinates I,J, got {text!r}") from None
-    if i < 0 or j < 0 or i == j:
-        raise argparse.ArgumentTypeError(f"expected two different non-negative coordinates, got {text!r}")
-    return i, j
+        raise argparse.ArgumentTypeError(f"expected one or two coordinates I or I,J, got {text!r}") from None
+    if len(dims) > 2 or min(dims) < 0 or len(set(dims)) != len(dims):
+        raise argparse.ArgumentTypeError(f"expected one or two different non-negative coordinates, got {text!r}")
+    return dims
 
 
 def _interval(text: str) -> tuple[float, float]:
@@ -99,11 +99,10 @@ def _interval(text: str) -> tuple[float, float]:
     return lo, hi
 
 
-def output_options(p: argparse.ArgumentParser) -> None:
-    """``-q`` and ``-v``, shared by every long command."""
+def output_options(p: argparse.ArgumentParser, quiet: str = "print the verdict word only: no header, no progress lines") -> None:
+    """``-q`` (whose help is ``quiet``) and ``-v``, shared by every long command."""
     loud = p.add_mutually_exclusive_group()
-    loud.add_argument("-q", "--quiet", action="store_true",
-                      help="print the verdict word only: no header, no progress lines")
+    loud.add_argument("-q", "--quiet", action="store_true", help=quiet)
     loud.add_argument("-v", "--verbose", action="store_true",
                       help="progress lines on stderr even when it is not a terminal (in a terminal they are on)")
 
@@ -193,9 +192,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="reachability method (conformal: a probabilistic set, not a sound one)")
     r.add_argument("--seed", type=int, default=0, help="conformal: seed of the samples")
     _conformal_options(r)
+    r.add_argument("--timeout", type=_positive, default=None, metavar="S",
+                   help="time limit in seconds for the output set(s) and the plot (default: none)")
     r.add_argument("--plot", metavar="PNG", help="draw the input box and output set(s) with sampled points")
-    r.add_argument("--in-dims", type=_pair, default=(0, 1), metavar="I,J", help="input coordinates to draw")
-    r.add_argument("--out-dims", type=_pair, default=(0, 1), metavar="I,J", help="output coordinates to draw")
+    r.add_argument("--in-dims", type=_coordinates, default=None, metavar="I[,J]",
+                   help="input coordinates to draw (default 0,1, or 0 for one input)")
+    r.add_argument("--out-dims", type=_coordinates, default=None, metavar="I[,J]",
+                   help="output coordinates to draw (default 0,1, or 0 for one output: drawn against the first "
+                        "input coordinate)")
+    output_options(r, quiet="no progress lines")
 
     b = sub.add_parser("bench", help="verify every row of a VNN-COMP instances CSV, each in its own process")
     b.add_argument("instances", help="CSV of onnx,vnnlib,timeout rows (paths relative to its folder)")
@@ -261,35 +266,44 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_reach(args) -> int:
+    """Print the output bounds; with ``--timeout``, ``timeout`` on the last line if the limit passed first."""
     import numpy as np
 
     from .io.vnnlib import read_vnnlib
     from .network.graph import Network
-    from .reach import reach
-    from .reach.propagate import SPLITTING
+    from .progress import stage, tracking
+    from .reach import ReachTimeout
+    from .verify.deadline import Deadline, Timeout, hard_stop
 
     net = _load(args)
     props = read_vnnlib(args.spec)
     box = props[0].input_box
     if box.dim != net.input_size:
         raise InputError(f"the property declares {box.dim} inputs but the model has {net.input_size} inputs")
-    for name, dims, size in (("--in-dims", args.in_dims, net.input_size), ("--out-dims", args.out_dims, net.output_size)):
-        if max(dims) >= size:
-            raise InputError(f"{name} {dims[0]},{dims[1]}: the model has only {size} coordinates there")
-    if args.method == "conformal":
-        from .verify.conformal import calibrate_with, model_evaluator
-        from .verify.settings import Settings
+    if args.plot:
+        from .plot import check_dims, default_dims
 
-        settings = Settings(seed=args.seed, coverage=args.coverage, confidence=args.confidence,
-                            conformal_set=args.conformal_set)
-        cal = calibrate_with([box], model_evaluator(net, str(args.model)), settings)
-        sets = [cal.set]
-    else:
-        out = reach(net, box, args.method)
-        sets = out if args.method in SPLITTING else [out]
+        in_dims = args.in_dims or default_dims(net.input_size)
+        out_dims = args.out_dims or default_dims(net.output_size)
+        check_dims("--in-dims", in_dims, net.input_size)
+        check_dims("--out-dims", out_dims, net.output_size)
+    deadline, start = Deadline(args.timeout), time.perf_counter()
+    try:
+        with tracking(args.timeout) as tracker, progress_printer(args, tracker):
+            stage(f"reach {args.method}")
+            sets, cal = _reach_sets(args, net, box, deadline)
+    except Timeout as e:
+        done = e.sets if isinstance(e, ReachTimeout) else []
+        where = f" at {e.reached}" if isinstance(e, ReachTimeout) else ""
+        print(f"method {args.method}: time limit of {args.timeout} s reached{where}")
+        if done:
+            print(f"{len(done)} output set(s) computed before it: only part of the output set")
+        print("timeout")
+        return EXIT_OK
+    seconds = time.perf_counter() - start
     lo = np.min([s.bounds()[0] for s in sets], axis=0)
     hi = np.max([s.bounds()[1] for s in sets], axis=0)
-    print(f"method {args.method}: {len(sets)} output set(s)")
+    print(f"method {args.method}: {len(sets)} output set(s) in {seconds:.2f} s")
     for k, (a, b) in enumerate(zip(lo, hi)):
         print(f"y[{k}] in [{a:.6g}, {b:.6g}]")
     if args.method == "conformal":
@@ -299,11 +313,37 @@ def _cmd_reach(args) -> int:
     if args.plot:
         from .plot import plot_reach
 
-        path = plot_reach(net, box, args.method, args.plot, in_dims=args.in_dims, out_dims=args.out_dims,
-                          unsafe=props[0].unsafe, out_sets=sets,
-                          sound="zono" if args.method == "conformal" and isinstance(net, Network) else None)
+        try:
+            with hard_stop(None if args.timeout is None else deadline.remaining()):
+                path = plot_reach(net, box, args.method, args.plot, in_dims=in_dims, out_dims=out_dims,
+                                  unsafe=props[0].unsafe, out_sets=sets, seconds=seconds,
+                                  sound="zono" if args.method == "conformal" and isinstance(net, Network) else None)
+        except Timeout:
+            print(f"no plot: not drawn within {args.timeout} s")
+            print("timeout")
+            return EXIT_OK
         print(f"plot written to {path}")
     return EXIT_OK
+
+
+def _reach_sets(args, net, box, deadline):
+    """The output sets of ``box`` by ``args.method`` (a list) and, for ``conformal``, its calibration
+    (else None); raises Timeout when ``args.timeout`` passes."""
+    from .reach import reach
+    from .reach.propagate import SPLITTING
+    from .verify.deadline import hard_stop
+
+    if args.method == "conformal":
+        from .verify.conformal import calibrate_with, model_evaluator
+        from .verify.settings import Settings
+
+        settings = Settings(seed=args.seed, coverage=args.coverage, confidence=args.confidence,
+                            conformal_set=args.conformal_set)
+        with hard_stop(args.timeout):
+            cal = calibrate_with([box], model_evaluator(net, str(args.model)), settings, deadline)
+        return [cal.set], cal
+    out = reach(net, box, args.method, timeout=args.timeout)
+    return (out if args.method in SPLITTING else [out]), None
 
 
 def _cmd_verify(args) -> int:

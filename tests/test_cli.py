@@ -195,11 +195,90 @@ def test_conformal_probabilities_outside_0_1_are_one_line_errors(capsys, command
     assert code == 2 and len(err.strip().splitlines()) == 1 and option in err
 
 
-@pytest.mark.parametrize("dims", ["0,7", "1,1", "x"])
-def test_reach_rejects_bad_coordinates(capsys, dims):
+@pytest.mark.parametrize("dims", ["0,7", "1,1", "x", "0,1,2"])
+def test_reach_rejects_bad_coordinates(capsys, dims, tmp_path):
     code, out, err = run(capsys, "reach", str(REPO / "examples/models/tiny_relu.onnx"),
-                         str(REPO / "examples/specs/tiny_holds.vnnlib"), "--out-dims", dims)
+                         str(REPO / "examples/specs/tiny_holds.vnnlib"), "--out-dims", dims,
+                         "--plot", str(tmp_path / "p.png"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "dims" in err
+
+
+def _dense_onnx(path, n_in: int, n_out: int, seed: int = 0):
+    """A dense ReLU model n_in -> 6 -> n_out written to ``path``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    inits = [numpy_helper.from_array(a.astype(np.float32), name) for name, a in
+             [("W1", rng.normal(size=(n_in, 6))), ("b1", rng.normal(size=6) * 0.1),
+              ("W2", rng.normal(size=(6, n_out))), ("b2", rng.normal(size=n_out) * 0.1)]]
+    nodes = [helper.make_node("MatMul", ["x", "W1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r"]), helper.make_node("MatMul", ["r", "W2"], ["m"]),
+             helper.make_node("Add", ["m", "b2"], ["y"])]
+    graph = helper.make_graph(nodes, "dense", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n_in])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n_out])], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return path
+
+
+def _box_spec(path, n_in: int, n_out: int, unsafe: str):
+    lines = [f"(declare-const X_{i} Real)" for i in range(n_in)] + [f"(declare-const Y_{i} Real)" for i in range(n_out)]
+    lines += [f"(assert (>= X_{i} -1.0))\n(assert (<= X_{i} {0.5 + i}))" for i in range(n_in)] + [unsafe]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("n_in,n_out", [(1, 3), (3, 1), (1, 1)])
+@pytest.mark.parametrize("method", ["zono", "deeppoly", "exact-star"])
+def test_reach_draws_models_with_one_input_or_one_output(capsys, tmp_path, n_in, n_out, method):
+    model = _dense_onnx(tmp_path / "m.onnx", n_in, n_out)
+    spec = _box_spec(tmp_path / "p.vnnlib", n_in, n_out, "(assert (>= Y_0 2.0))")
+    code, out, err = run(capsys, "reach", str(model), str(spec), "--method", method)
+    assert code == 0, err
+    assert [line.split(" in ")[0] for line in out.splitlines()[1:]] == [f"y[{k}]" for k in range(n_out)]
+    png = tmp_path / "m.png"
+    code, out, err = run(capsys, "reach", str(model), str(spec), "--method", method, "--plot", str(png))
+    assert code == 0, err
+    assert png.stat().st_size > 10_000
+
+
+def test_reach_picture_of_a_one_output_model_is_drawn_against_an_input(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from nnreach.io import load_model
+    from nnreach.io.vnnlib import read_vnnlib
+    from nnreach.plot import reach_figure
+    from nnreach.reach import reach
+
+    net = load_model(_dense_onnx(tmp_path / "m.onnx", 3, 1))
+    prop = read_vnnlib(_box_spec(tmp_path / "p.vnnlib", 3, 1, "(assert (>= Y_0 2.0))"))[0]
+    env = reach(net, prop.input_box, "deeppoly")
+    fig = reach_figure(net, prop.input_box, "deeppoly", unsafe=prop.unsafe, out_sets=[env])
+    try:
+        right = fig.axes[1]
+        assert right.get_xlabel() == "x[0]" and right.get_ylabel() == "y[0]"
+        (band,) = [c for c in right.collections if c.get_label() == "deeppoly output set"]
+        v = band.get_paths()[0].vertices
+        assert v[:, 0].min() == pytest.approx(-1.0) and v[:, 0].max() == pytest.approx(0.5)
+        lo, hi = env.bounds()
+        assert v[:, 1].min() >= lo[0] - 1e-9 and v[:, 1].max() <= hi[0] + 1e-9
+        (unsafe,) = [c for c in right.collections if c.get_label() == "unsafe"]
+        assert unsafe.get_paths()[0].vertices[:, 1].min() == pytest.approx(2.0)
+        assert max(unsafe.get_paths()[0].vertices[:, 1]) <= right.get_ylim()[1] + 1e-9
+    finally:
+        plt.close(fig)
+
+
+def test_reach_timeout_prints_timeout_last_with_what_was_reached(capsys, tmp_path):
+    model = _dense_onnx(tmp_path / "m.onnx", 3, 2)
+    spec = _box_spec(tmp_path / "p.vnnlib", 3, 2, "(assert (>= Y_0 2.0))")
+    code, out, err = run(capsys, "reach", str(model), str(spec), "--method", "exact-star", "--timeout", "1e-9")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[-1] == "timeout" and lines[0].startswith("method exact-star: time limit of 1e-09 s reached at node")
+    assert not any(line.startswith("y[") for line in lines)     # no bounds that are not the output's
+    code, out, err = run(capsys, "reach", str(model), str(spec), "--method", "exact-star", "--timeout", "60")
+    assert code == 0 and "timeout" not in out and out.startswith("method exact-star: ")
 
 
 # ------------------------------------------------------------------------------- nnreach robust

@@ -15,11 +15,14 @@ it restricts every value computed so far, as it must.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from typing import Callable, Mapping
 
 import numpy as np
 
+from .. import progress
 from ..errors import InputError
 from ..io import Model, load_model
 from ..network.graph import INPUT, Network
@@ -27,7 +30,9 @@ from ..network.simplify import simplify
 from ..sets.box import Box
 from ..sets.star import Star
 from ..sets.zonotope import Zonotope
+from ..verify.deadline import Deadline, Timeout, hard_stop
 from .registry import find_rule
+from .symbolic import deeppoly
 
 INITIAL_SET: dict[str, Callable[[Box], object]] = {
     "interval": lambda box: box,
@@ -37,9 +42,12 @@ INITIAL_SET: dict[str, Callable[[Box], object]] = {
 }
 """How each method turns an input box into the set type it propagates."""
 
-REACH_METHODS = (*INITIAL_SET, "conformal")
-"""Every reach method: the rule-based ones and ``conformal`` (a probabilistic set, see
-:mod:`nnreach.reach.conformal`)."""
+REACH_METHODS = (*INITIAL_SET, "deeppoly", "conformal")
+"""Every reach method: the rule-based ones, ``deeppoly`` (symbolic linear bounds of the whole network, see
+:mod:`nnreach.reach.symbolic`) and ``conformal`` (a probabilistic set, see :mod:`nnreach.reach.conformal`)."""
+
+BOX_ONLY = frozenset({"deeppoly", "conformal"})
+"""Methods whose input set must be a Box."""
 
 SPLITTING = frozenset({"exact-star"})
 """Methods whose :func:`reach` returns a list of sets (their union is the output set)."""
@@ -141,7 +149,25 @@ def iter_reach(network: Network, input_set, method: str, *, visit: Visit | None 
     return iter_reach_from(network, 0, {INPUT: x}, x, method, visit=visit, options=options)
 
 
-def reach(network: Model, input_set, method: str = "zono", *, options=None,
+class ReachTimeout(Timeout):
+    """Raised by :func:`reach` when its time limit passes.
+
+    Attributes:
+        sets: the output sets completed before (for a splitting method, part of the union; else empty).
+        reached: where the computation stopped, in words (e.g. ``"node 3 of 7 (Relu)"``).
+    """
+
+    def __init__(self, sets: list, reached: str):
+        super().__init__(reached)
+        self.sets, self.reached = sets, reached
+
+
+def _stop_at(timeout: float | None):
+    """:func:`hard_stop` for ``timeout`` in the main thread (a signal); elsewhere only the cooperative checks."""
+    return hard_stop(timeout) if threading.current_thread() is threading.main_thread() else nullcontext()
+
+
+def reach(network: Model, input_set, method: str = "zono", *, options=None, timeout: float | None = None,
           input_shape: int | Sequence[int] | None = None):
     """A set containing the network's (flattened) outputs for every input in ``input_set``.
 
@@ -149,12 +175,16 @@ def reach(network: Model, input_set, method: str = "zono", *, options=None,
         network: the network (simplified first, see :func:`nnreach.network.simplify.simplify`), or a
             model path or torch module (read by :func:`nnreach.load_model`).
         input_set: a :class:`Box` (converted to the method's set type) or a set of that type, of
-            dimension ``network.input_size``.
-        method: ``"interval"`` (boxes), ``"zono"`` (zonotopes, DeepZ relaxations), ``"approx-star"``
-            (stars, triangle relaxations), ``"exact-star"`` (stars, split at every activation) or
-            ``"conformal"`` (a probabilistic set from samples of a box, not a sound one).
+            dimension ``network.input_size``; a Box for ``"deeppoly"`` and ``"conformal"``.
+        method: ``"interval"`` (boxes), ``"zono"`` (zonotopes, DeepZ relaxations), ``"deeppoly"``
+            (symbolic linear bounds of the outputs, an :class:`nnreach.sets.AffineEnvelope`),
+            ``"approx-star"`` (stars, triangle relaxations), ``"exact-star"`` (stars, split at every
+            activation) or ``"conformal"`` (a probabilistic set from samples of a box, not a sound one).
         options: method options passed to the rules (``StarOptions`` for the star methods);
             :class:`nnreach.verify.settings.Settings` for ``"conformal"`` (coverage, confidence, kind, seed).
+        timeout: seconds after which the computation stops with :class:`ReachTimeout` (None: no limit).
+            Checked between nodes and output sets, and in the main thread also by a signal
+            (:func:`nnreach.verify.deadline.hard_stop`) for long single steps.
         input_shape: with a torch module only: its per-sample input shape (see :func:`nnreach.load_model`).
     Returns:
         The output set, of dimension ``network.output_size``; for ``"exact-star"`` a list of stars
@@ -171,10 +201,30 @@ def reach(network: Model, input_set, method: str = "zono", *, options=None,
     if input_set.dim != network.input_size:
         raise InputError(f"input set has dimension {input_set.dim} but the network has "
                          f"{network.input_size} inputs")
-    if method == "conformal":
-        from ..verify.conformal import calibrate_with
-        from ..verify.settings import Settings
+    if method in BOX_ONLY and not isinstance(input_set, Box):
+        raise InputError(f"reach method {method!r} takes a Box, not a {type(input_set).__name__}")
+    deadline = Deadline(timeout)
+    done: list = []
+    reached = ["the start"]
+    try:
+        with _stop_at(timeout):
+            if method == "conformal":
+                from ..verify.conformal import calibrate_with
+                from ..verify.settings import Settings
 
-        return calibrate_with([input_set], network.forward, options or Settings()).set
-    outs = iter_reach(simplify(network), input_set, method, options=options)
-    return list(outs) if method in SPLITTING else next(outs)
+                return calibrate_with([input_set], network.forward, options or Settings(), deadline).set
+            net = simplify(network)
+            if method == "deeppoly":
+                return deeppoly(net, input_set, deadline.check)
+
+            def visit(pos: int, _values, joint):
+                reached[0] = f"node {pos + 1} of {len(net.nodes)} ({type(net.nodes[pos].op).__name__})"
+                progress.note(step=reached[0], sets=len(done))
+                deadline.check()
+                return joint
+
+            for out in iter_reach(net, input_set, method, options=options, visit=visit):
+                done.append(out)
+    except Timeout:
+        raise ReachTimeout(done if method in SPLITTING else [], reached[0]) from None
+    return done if method in SPLITTING else done[0]
