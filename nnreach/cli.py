@@ -310,13 +310,14 @@ def _cmd_reach(args) -> int:
         print(f"samples {cal.samples}, calibration n = {cal.calibration}, rank k = {cal.rank}, "
               f"threshold {cal.threshold:.6g}")
         print(f"guarantee: {cal.guarantee()}")
+    verdict = None if args.method == "conformal" else _unsafe_verdict(args.method, sets, props[0].unsafe)
     if args.plot:
         from .plot import plot_reach
 
         try:
             with hard_stop(None if args.timeout is None else deadline.remaining()):
                 path = plot_reach(net, box, args.method, args.plot, in_dims=in_dims, out_dims=out_dims,
-                                  unsafe=props[0].unsafe, out_sets=sets, seconds=seconds,
+                                  unsafe=props[0].unsafe, out_sets=sets, seconds=seconds, verdict=verdict,
                                   sound="zono" if args.method == "conformal" and isinstance(net, Network) else None)
         except Timeout:
             print(f"no plot: not drawn within {args.timeout} s")
@@ -324,6 +325,25 @@ def _cmd_reach(args) -> int:
             return EXIT_OK
         print(f"plot written to {path}")
     return EXIT_OK
+
+
+def _unsafe_verdict(method: str, sets: list, unsafe) -> str:
+    """What the (sound) output sets say of the spec's unsafe set, printed and returned for the plot's
+    title: ``holds`` when every set misses it; else that they meet it (exact-star's union is exact, yet
+    only ``nnreach verify`` confirms a counterexample; other methods over-approximate: undecided)."""
+    from .verify.bounds import meets_unsafe
+
+    met = meets_unsafe(sets, unsafe)
+    if met is None:
+        verdict, why = "not checked", f"{len(sets)} sets x {len(unsafe)} unsafe polytopes is too many to check"
+    elif not met:
+        verdict, why = "holds", "every output set misses the unsafe set"
+    elif method == "exact-star":
+        verdict, why = "meets the unsafe set", "the exact output set meets it: nnreach verify finds the counterexample"
+    else:
+        verdict, why = "undecided", "the output set meets the unsafe set, but it over-approximates the outputs"
+    print(f"verdict: {verdict} ({why})")
+    return verdict
 
 
 def _reach_sets(args, net, box, deadline):

@@ -210,7 +210,7 @@ def plot_reach(network, input_set: Box, method: str, path: str | Path, **options
 def reach_figure(network, input_set: Box, method: str, *, in_dims: tuple[int, ...] | None = None,
                  out_dims: tuple[int, ...] | None = None, samples: int = 2000, seed: int = 0,
                  unsafe: Sequence | None = None, out_sets: list | None = None, sound: str | None = None,
-                 seconds: float | None = None):
+                 seconds: float | None = None, verdict: str | None = None):
     """Draw the input box and the ``method`` output set(s) of ``network`` side by side, with the
     images of ``samples`` random inputs (inside the output set for a sound method; for ``conformal``
     most of them) and the unsafe output polytopes, cut to the view, in red.
@@ -222,7 +222,8 @@ def reach_figure(network, input_set: Box, method: str, *, in_dims: tuple[int, ..
         sound: a sound reach method whose output set(s) are drawn too, behind (e.g. beside a
             probabilistic set; left out if the method does not apply to the network).
         seconds: the time the output sets took, for the title.
-    Returns the matplotlib figure; its title names the method, the number of sets and the time.
+        verdict: what the sets say of the unsafe set, for the title (e.g. ``"holds"``).
+    Returns the matplotlib figure; its title names the method, the number of sets, the time and the verdict.
     """
     import matplotlib
 
@@ -284,5 +285,6 @@ def reach_figure(network, input_set: Box, method: str, *, in_dims: tuple[int, ..
     right.set_title("output")
     right.legend(**LEGEND)
     took = "" if seconds is None else f", {seconds:.2f} s"
-    fig.suptitle(f"{method} reach: {len(out_sets)} output set{'s' if len(out_sets) != 1 else ''}{took}")
+    said = "" if verdict is None else f": {verdict}"
+    fig.suptitle(f"{method} reach: {len(out_sets)} output set{'s' if len(out_sets) != 1 else ''}{took}{said}")
     return fig

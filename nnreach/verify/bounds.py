@@ -46,6 +46,20 @@ def excludes(output_set, poly: HPolytope, margin: float, box: Box | None = None)
     return star.is_empty()
 
 
+CHECKED_PAIRS = 5000
+""":func:`meets_unsafe` checks at most this many (set, unsafe polytope) pairs."""
+
+
+def meets_unsafe(sets: list, polys, margin: float = 0.0) -> bool | None:
+    """Whether some output set (Box, Zonotope, Star or AffineEnvelope) may meet some unsafe polytope:
+    False when every set provably misses every polytope (:func:`excludes`), True when one is not shown
+    to, None when that would take more than :data:`CHECKED_PAIRS` checks."""
+    if len(sets) * len(polys) > CHECKED_PAIRS:
+        return None
+    sets = [s.to_star() if hasattr(s, "to_star") else s for s in sets]
+    return not all(excludes(s, p, margin) for s in sets for p in polys)
+
+
 def _with_box_rows(rows: np.ndarray, rhs: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
     """The halfspaces ``rows y <= rhs`` and those of the box's finite sides."""
     sides = overapproximate(box, HPolytope)
