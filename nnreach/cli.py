@@ -234,6 +234,7 @@ def _write_result(path: str, result, n_in: int) -> None:
         pairs += [f"(Y_{k} {float(v)!r})" for k, v in enumerate(ce.y)]
         lines.append("(" + "\n".join(pairs) + ")")
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text("\n".join(lines) + "\n")
     except OSError as e:
         raise InputError(f"cannot write result file {path}: {e.strerror}") from None
@@ -486,6 +487,7 @@ def _write_json(path: str, result, seconds: float) -> None:
         print(text)
         return
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(text + "\n")
     except OSError as e:
         raise InputError(f"cannot write JSON file {path}: {e.strerror}") from None

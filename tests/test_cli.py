@@ -561,5 +561,8 @@ def test_json_gives_the_verdict_times_statistics_and_the_checked_counterexample(
     assert record["verdict"] == "holds" and record["decided"] is True and record["counterexample"] is None
     assert isinstance(record["stats"], dict)
     code, out, err = run(capsys, "verify", str(model), str(REPO / "examples/specs/tiny_holds.vnnlib"),
-                         "--json", str(tmp_path / "missing" / "r.json"))
+                         "--json", str(tmp_path / "new" / "r.json"))            # a missing folder is made
+    assert code == 0 and json.loads((tmp_path / "new" / "r.json").read_text())["verdict"] == "holds"
+    code, out, err = run(capsys, "verify", str(model), str(REPO / "examples/specs/tiny_holds.vnnlib"),
+                         "--json", str(path / "r.json"))                        # under a file: unwritable
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write JSON file" in err
