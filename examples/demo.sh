@@ -18,6 +18,12 @@ for spec in tiny_holds tiny_violated tiny_dominance; do
     echo "result file $out/$spec.txt: $(head -n 1 "$out/$spec.txt")"
 done
 
+section "nnreach robust: the bundled MNIST net around the bundled digit (holds at 0.02, violated at 0.05)"
+for eps in 0.02 0.05; do
+    nnreach robust examples/models/mnist_256x2_f16.onnx --image examples/images/mnist_6.png --scale 255 \
+        --eps "$eps" --timeout 60 --counterexample "$out/mnist_6_eps$eps.npy"
+done
+
 section "Python API (examples/api_example.py)"
 python examples/api_example.py
 
