@@ -376,6 +376,8 @@ def _decide(problem, args, start: float) -> int:
         print(f"samples {result.stats['samples']}, calibration n = {result.stats['calibration']}, "
               f"rank k = {result.stats['rank']}")
         print(f"guarantee ({result.status.value}): {result.stats['guarantee']}")
+    if "hint" in result.stats:
+        print(f"hint: {result.stats['hint']}")
     print(result.status.value)
     return EXIT_OK
 
