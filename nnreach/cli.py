@@ -550,6 +550,8 @@ def _decide(problem, args, start: float, limit: float | None, ce_shape: tuple[in
         print(f"guarantee ({result.status.value}): {result.stats['guarantee']}")
     if result.reason:
         print(f"why: {result.reason}")
+    if "hint" in result.stats:
+        print(f"hint: {result.stats['hint']}")
     print(result.status.value)
     return EXIT_OK
 

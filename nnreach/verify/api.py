@@ -21,7 +21,7 @@ from .bab import LOW_INPUT_DIM, bab
 from .conformal import conformal
 from .deadline import Deadline, Timeout
 from .exact_star import exact_star
-from .falsify import falsify
+from .falsify import budgets, falsify
 from .milp import milp
 from .problem import Problem, linf_ball, robustness_property
 from .result import Result, Status
@@ -43,41 +43,97 @@ def complete_methods(net: Network) -> list[tuple[str, Method, float]]:
     return [("bab", bab, 1.0)]
 
 
+def network_kind(net: Network) -> str:
+    """The facts :func:`complete_methods` chooses by, in words."""
+    if not net.is_chain:
+        return "a network other than a chain of dense layers with piecewise-linear activations"
+    few = "few" if net.input_size <= LOW_INPUT_DIM else "many"
+    return f"{few} inputs ({net.input_size}) and a chain of dense layers with piecewise-linear activations"
+
+
+def hint(method: str, net: Network) -> str | None:
+    """For a method chosen by name (not ``auto``) that did not decide: the complete methods ``auto``
+    runs on ``net`` (:func:`complete_methods`) other than ``method``, and why, as one line; None when
+    there are none."""
+    names = [name for name, _, _ in complete_methods(net)]
+    others = [name for name in names if name != method]
+    if method == "auto" or not others:
+        return None
+    return f"{network_kind(net)}: {' or '.join(others)} may decide this (auto runs {', then '.join(names)})"
+
+
+QUICK_ATTACK = (0.05, 1.0)
+"""The share of the time left and the seconds, at most, of ``auto``'s first attack
+(:func:`quick_attack`)."""
+QUICK_WORK = 1e8
+"""Multiply-adds of the first attack's gradient steps per unsafe polytope (see
+:func:`nnreach.verify.falsify.budgets`): 6 starts on MNIST-FC 256x2, 128 on ACAS Xu; about 0.1 s."""
+FIRST_COMPLETE = (0.1, 10.0)
+"""The share of the time left and the seconds, at most, of the first run of ``auto``'s first complete
+method, before the full attack."""
 ATTACK_SHARE = 0.25
 """Fraction of the time left that ``auto``'s full attack may take when a complete method follows."""
 BAB_SHARE = 0.5
 """Fraction of the time left that ``bab`` may take before ``milp`` on chains with many inputs."""
 
+NO_LIMIT = float("inf")
+"""The cap of a rung that only its share of the time bounds."""
+Rung = tuple[str, Method, Settings, float, float]
+"""A stage of ``auto``: its name in the stats, the method, its settings, the share of the time left
+and the seconds it may take (the last complete method: ``1.0, NO_LIMIT``, all of it)."""
+
+
+def quick_attack(net: Network, settings: Settings) -> Settings:
+    """The settings of ``auto``'s first attack: 256 samples, 20 gradient steps per start, the starts
+    that :data:`QUICK_WORK` pays for, no polishing walks (an LP per linear region: on MNIST-FC 256x2
+    rows that ``bab`` proves in 0.3 s they took 2.7 s)."""
+    return budgets(net, replace(settings, samples=256, pgd_steps=20, polish=False), attack_work=QUICK_WORK)
+
+
+def ladder(problem: Problem, settings: Settings) -> list[Rung]:
+    """``auto``'s stages: the first attack (:data:`QUICK_ATTACK`), cheap bounds (interval, zonotope,
+    back-substitution), the first complete method for a short while (:data:`FIRST_COMPLETE`: easy
+    rows end here), the full attack (:data:`ATTACK_SHARE`), then the network's complete methods
+    (:func:`complete_methods`)."""
+    complete = complete_methods(problem.network)
+    first, first_fn, _ = complete[0]
+    return [("quick-falsify", falsify, quick_attack(problem.network, settings), *QUICK_ATTACK),
+            ("deeppoly", deeppoly, settings, 1.0, NO_LIMIT),
+            (f"quick-{first}", first_fn, settings, *FIRST_COMPLETE),
+            ("falsify", falsify, settings, ATTACK_SHARE, NO_LIMIT)] + \
+        [(name, fn, settings, share, NO_LIMIT) for name, fn, share in complete]
+
 
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
-    """Quick falsification, cheap bounds (interval, zonotope, back-substitution), the full attack
-    budget (at most :data:`ATTACK_SHARE` of the time left), then the network's complete methods
-    (:func:`complete_methods`)."""
+    """The stages of :func:`ladder` in turn until one decides: each within its share of the time left
+    and its cap (one cut there hands over to the next); a method that ended undecided, not cut, is not
+    run again with the same settings. ``stats`` has each stage's counters and ``<stage>.seconds``."""
     stats: dict = {}
-    ladder: list[tuple[str, Method, Settings, float]] = [("falsify", falsify, Settings.quick(), 1.0),
-                                                         ("interval", bounds.interval, settings, 1.0),
-                                                         ("zono", bounds.zono, settings, 1.0),
-                                                         ("deeppoly", deeppoly, settings, 1.0),
-                                                         ("falsify", falsify, settings, ATTACK_SHARE)]
-    ladder += [(name, fn, settings, share) for name, fn, share in complete_methods(problem.network)]
-    for name, fn, s, fraction in ladder:
-        progress.stage(f"auto: {name}" + (" (quick)" if s is not settings else ""))
+    undecided: set[tuple[Method, Settings]] = set()
+    for name, fn, s, share, cap in ladder(problem, settings):
+        if (fn, s) in undecided:
+            continue
+        progress.stage(f"auto: {name}")
         left = deadline.remaining()
+        budget = min(share * left, cap)
+        limit = deadline if budget >= left else Deadline(budget)
+        started = time.perf_counter()
         try:
-            if fraction < 1.0 and left != float("inf"):
-                try:
-                    r = fn(problem, s, Deadline(fraction * left))
-                except Timeout:  # its share is spent; the next rung has the rest
-                    stats[f"{name}.stopped_after_s"] = round(fraction * left, 3)
-                    continue
-            else:
-                r = fn(problem, s, deadline)
+            r = fn(problem, s, limit)
         except UnsupportedError as e:  # a rung that does not apply to this network: noted, not fatal
             stats[f"{name}.skipped"] = str(e)
             continue
+        except Timeout:
+            if limit is deadline:
+                raise
+            stats[f"{name}.stopped_after_s"] = round(budget, 3)  # its share is spent; the next rung has the rest
+            continue
+        finally:
+            stats[f"{name}.seconds"] = round(time.perf_counter() - started, 3)
         stats.update({f"{name}.{k}": v for k, v in r.stats.items()})
         if r.status is not Status.UNKNOWN:
             return Result(r.status, f"auto/{r.method}", counterexample=r.counterexample, stats=stats)
+        undecided.add((fn, s))
     return Result(Status.UNKNOWN, "auto", stats=stats)
 
 
@@ -151,7 +207,11 @@ def _run(problem: Problem, method: str, timeout: float | None, settings: Setting
         r = METHODS[method](problem, settings or Settings(), Deadline(timeout))
     except Timeout:
         r = Result(Status.TIMEOUT, method)
-    return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, r.stats, r.reason)
+    stats = r.stats
+    if r.status in (Status.UNKNOWN, Status.TIMEOUT) and isinstance(problem.network, Network):
+        advice = hint(method, problem.network)
+        stats = stats if advice is None else {**stats, "hint": advice}
+    return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, stats, r.reason)
 
 
 def verify_robustness(model: Model, image, eps: float, label: int | None = None, *,

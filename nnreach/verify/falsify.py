@@ -4,11 +4,12 @@ Requirements: any network (the attack uses the network's backward pass).
 Returns: VIOLATED with a confirmed counterexample (see :mod:`.check`), or UNKNOWN.
 Method: per property, evaluate ``samples`` inputs (box center, corners when there are few, uniform
     points); then, per unsafe polytope ``A y <= b``, run ``pgd_restarts`` parallel signed-gradient
-    descents of the sum of the violated rows ``a_i . y - b_i > 0``, projected on the box, with steps
-    that shrink from a tenth (half the starts) or a fiftieth (the others) of the box width. For chain
+    descents of the sum of the violated rows ``a_i . y - b_i > 0`` (every polytope's starts in one
+    batch), projected on the box, with steps that shrink from a tenth (half the starts) or a
+    fiftieth (the others) of the box width. For chain
     networks of piecewise-linear activations the best end points are polished: a walk over linear
     regions (:func:`nnreach.verify.region_walk.walk`, an LP per region) goes from each towards the
-    deepest unsafe point it can reach.
+    deepest unsafe point it can reach (unless ``Settings.polish`` is off).
 Soundness and completeness: never claims HOLDS; every VIOLATED answer is confirmed independently.
 Reference: Madry et al., Towards Deep Learning Models Resistant to Adversarial Attacks, ICLR 2018.
 """
@@ -70,36 +71,43 @@ def polish_count(net: Network, dim: int, restarts: int) -> int:
 
 
 def _pgd(problem: Problem, index: int, settings: Settings, rng, deadline: Deadline, stats: dict):
+    """The gradient attack on every unsafe polytope of property ``index`` at once (one batch of
+    ``pgd_restarts`` starts per polytope: a step costs one forward and one backward pass for all of
+    them), then the polishing walks per polytope; a confirmed counterexample or None."""
     prop: Property = problem.properties[index]
     box, net = prop.input_box, problem.network
-    width = box.hi - box.lo
-    for i, poly in enumerate(prop.unsafe):
-        if poly.A.shape[0] == 0:
-            continue
-        progress.note(polytope=f"{i + 1}/{len(prop.unsafe)}")
-        x = rng.uniform(box.lo, box.hi, size=(settings.pgd_restarts, box.dim))
-        scale = np.array(STEP_SCALES)[np.arange(len(x)) % len(STEP_SCALES)][:, None]
-        best_x, best_v = x, np.full(len(x), np.inf)
-        for step in range(settings.pgd_steps):
-            deadline.check()
-            progress.note(step=f"attack step {step + 1}/{settings.pgd_steps}", attacks=len(x))
-            y = net.forward(x)
-            ce = _first_confirmed(problem, index, x, y, stats)
-            if ce is not None:
-                return ce
-            v = y @ poly.A.T - poly.b                      # the point is unsafe when every v <= 0
-            worst = v.max(axis=1)
-            better = worst < best_v
-            best_x, best_v = np.where(better[:, None], x, best_x), np.where(better, worst, best_v)
-            # descend on the sum of the violated rows (the max row alone stalls between rows)
-            _, g = net.gradient(x, (v > 0).astype(float) @ poly.A)
-            alpha = width * scale * (1 - step / settings.pgd_steps) + width * 1e-3
-            x = np.clip(x - alpha * np.sign(g), box.lo, box.hi)
-            stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
-        if net.is_chain:
-            starts = best_x[np.argsort(best_v)[:polish_count(net, box.dim, len(x))]]
-            for k, x0 in enumerate(starts):
-                progress.note(step=f"walk {k + 1}/{len(starts)} over linear regions")
+    polys = [poly for poly in prop.unsafe if poly.A.shape[0]]
+    if not polys:
+        return None
+    width, starts = box.hi - box.lo, settings.pgd_restarts
+    x = rng.uniform(box.lo, box.hi, size=(len(polys) * starts, box.dim))
+    scale = np.array(STEP_SCALES)[np.arange(starts) % len(STEP_SCALES)]
+    scale = np.tile(scale, len(polys))[:, None]
+    best_x, best_v = x, np.full(len(x), np.inf)
+    rows = [slice(k * starts, (k + 1) * starts) for k in range(len(polys))]
+    weights = np.empty((len(x), net.output_size))
+    worst = np.empty(len(x))
+    for step in range(settings.pgd_steps):
+        deadline.check()
+        progress.note(step=f"attack step {step + 1}/{settings.pgd_steps}", attacks=len(x))
+        y = net.forward(x)
+        ce = _first_confirmed(problem, index, x, y, stats)
+        if ce is not None:
+            return ce
+        for poly, r in zip(polys, rows):
+            v = y[r] @ poly.A.T - poly.b                   # the point is unsafe when every v <= 0
+            worst[r] = v.max(axis=1)
+            weights[r] = (v > 0).astype(float) @ poly.A   # descend on the sum of the violated rows
+        better = worst < best_v                            # (the max row alone stalls between rows)
+        best_x, best_v = np.where(better[:, None], x, best_x), np.where(better, worst, best_v)
+        _, g = net.gradient(x, weights)
+        alpha = width * scale * (1 - step / settings.pgd_steps) + width * 1e-3
+        x = np.clip(x - alpha * np.sign(g), box.lo, box.hi)
+        stats["pgd_steps"] = stats.get("pgd_steps", 0) + 1
+    if net.is_chain and settings.polish:
+        for k, (poly, r) in enumerate(zip(polys, rows)):
+            progress.note(step=f"walks over linear regions, polytope {k + 1}/{len(polys)}")
+            for x0 in best_x[r][np.argsort(best_v[r])[:polish_count(net, box.dim, starts)]]:
                 ce = walk(problem, index, poly, x0, stats, deadline)
                 if ce is not None:
                     return ce
@@ -123,12 +131,13 @@ def forward_cost(net: Network) -> int:
     return max(cost, 1)
 
 
-def budgets(net: Network, settings: Settings) -> Settings:
+def budgets(net: Network, settings: Settings, attack_work: float = ATTACK_WORK) -> Settings:
     """``settings`` with the sample and restart counts capped by :data:`SAMPLE_WORK` and
-    :data:`ATTACK_WORK` for this network (at least 16 samples and 2 restarts)."""
+    ``attack_work`` (multiply-adds per unsafe polytope) for this network (at least 16 samples and 2
+    restarts)."""
     cost = forward_cost(net)
     samples = min(settings.samples, max(16, int(SAMPLE_WORK / cost)))
-    restarts = min(settings.pgd_restarts, max(2, int(ATTACK_WORK / (3 * cost * max(settings.pgd_steps, 1)))))
+    restarts = min(settings.pgd_restarts, max(2, int(attack_work / (3 * cost * max(settings.pgd_steps, 1)))))
     return replace(settings, samples=samples, pgd_restarts=restarts)
 
 

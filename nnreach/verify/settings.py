@@ -17,6 +17,8 @@ class Settings:
             most (see :func:`nnreach.verify.falsify.budgets`: large networks get fewer).
         pgd_restarts: parallel starts of the gradient attack, per unsafe polytope, at most.
         pgd_steps: steps of the gradient attack per start.
+        polish: the attack polishes its best end points by walks over linear regions (chain networks;
+            an LP per region, the costly part of the attack on image-sized networks).
         proof_margin: a bound only proves ``a.y > b`` when it exceeds ``b`` by this much (absorbs
             floating-point error of the bound computation).
         batch: how many sub-problems branch-and-bound bounds in one vectorised pass.
@@ -40,6 +42,7 @@ class Settings:
     samples: int = 20000
     pgd_restarts: int = 512
     pgd_steps: int = 100
+    polish: bool = True
     proof_margin: float = 1e-9
     batch: int = 1024
     star_box_lp: bool = True
@@ -65,5 +68,5 @@ class Settings:
 
     @classmethod
     def quick(cls) -> "Settings":
-        """Small attack budgets, for tests and as the first rung of ``auto``."""
+        """Small attack budgets, for tests."""
         return cls(samples=256, pgd_restarts=4, pgd_steps=20)

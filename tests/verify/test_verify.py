@@ -158,77 +158,143 @@ def test_polishing_shrinks_with_the_network():
     assert polish_count(dense(784, 1024), 784, 512) == 1
 
 
-def test_auto_gives_the_full_attack_only_a_share_of_the_time(monkeypatch):
-    """With a complete method to follow, a slow full attack is cut at its share and the proof still comes."""
+def _slow(name: str, given: dict, decide_on_call: int | None = None):
+    """A fake method that records the seconds its deadline leaves (``given[name]``, a list) and works
+    until the deadline passes, except on call ``decide_on_call`` (1-based), where it proves the property."""
     import time
 
-    from nnreach.verify import api
     from nnreach.verify.result import Result
 
-    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
-    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])  # holds
-    given = []
-
-    def slow_falsify(problem, settings, deadline):
-        given.append(deadline.remaining())
-        if len(given) == 1:  # the quick rung
-            return Result(Status.UNKNOWN, "falsify")
+    def method(problem, settings, deadline):
+        given.setdefault(name, []).append(deadline.remaining())
+        if len(given[name]) == decide_on_call:
+            return Result(Status.HOLDS, name)
         while True:
             deadline.check()
-            time.sleep(0.01)
+            time.sleep(0.005)
 
-    def unknown(problem, settings, deadline):
-        return Result(Status.UNKNOWN, "bound")
+    return method
 
-    monkeypatch.setattr(api, "falsify", slow_falsify)
-    monkeypatch.setattr(api.bounds, "interval", unknown)
-    monkeypatch.setattr(api.bounds, "zono", unknown)
-    monkeypatch.setattr(api, "deeppoly", unknown)
+
+def _undecided(problem, settings, deadline):
+    from nnreach.verify.result import Result
+
+    return Result(Status.UNKNOWN, "bound")
+
+
+def test_auto_budgets_its_attacks_around_the_first_complete_method(monkeypatch):
+    """The first attack gets at most :data:`QUICK_ATTACK`, the complete method a short run next
+    (:data:`FIRST_COMPLETE`), the full attack its share, the complete method the rest: attacks that
+    find nothing cannot keep the complete method from its time."""
+    from nnreach.verify import api
+
+    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))   # 2 inputs: exact-star
+    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
+    given: dict = {}
+    monkeypatch.setattr(api, "falsify", _slow("falsify", given))
+    monkeypatch.setattr(api, "exact_star", _slow("exact-star", given, decide_on_call=2))
+    monkeypatch.setattr(api, "deeppoly", _undecided)
     r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(4.0))
-    assert r.status is Status.HOLDS and r.method.startswith("auto/")
-    assert len(given) == 2 and given[1] <= api.ATTACK_SHARE * 4.0 + 1e-6
-    assert "falsify.stopped_after_s" in r.stats
+    assert r.status is Status.HOLDS and r.method == "auto/exact-star"
+    (quick, full), (first, last) = given["falsify"], given["exact-star"]
+    assert quick <= min(api.QUICK_ATTACK[0] * 4.0, api.QUICK_ATTACK[1]) + 1e-6
+    assert first <= api.FIRST_COMPLETE[0] * (4.0 - quick) + 1e-6
+    assert full <= api.ATTACK_SHARE * (4.0 - quick - first) + 1e-6
+    assert last >= 4.0 - quick - first - full - 0.2     # the rest, but for a little work in between
+    for stage in ("quick-falsify", "quick-exact-star", "falsify"):
+        assert r.stats[f"{stage}.stopped_after_s"] <= r.stats[f"{stage}.seconds"] + 1e-3
+
+
+def test_auto_caps_the_first_complete_run_without_a_time_limit(monkeypatch):
+    """Without a limit the first complete run still stops at :data:`FIRST_COMPLETE`'s cap and the
+    full attack comes next; a complete method that ended undecided is not run a second time."""
+    from nnreach.verify import api
+
+    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
+    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
+    given: dict = {}
+    calls = []
+
+    def attack(problem, settings, deadline):
+        calls.append(("falsify", settings.polish))
+        return _undecided(problem, settings, deadline)
+
+    monkeypatch.setattr(api, "FIRST_COMPLETE", (0.1, 0.3))
+    monkeypatch.setattr(api, "falsify", attack)
+    monkeypatch.setattr(api, "exact_star", _slow("exact-star", given, decide_on_call=2))
+    monkeypatch.setattr(api, "deeppoly", _undecided)
+    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(None))
+    assert r.status is Status.HOLDS and given["exact-star"][0] <= 0.3 and given["exact-star"][1] == float("inf")
+    assert calls == [("falsify", False), ("falsify", True)]   # the first attack without polishing walks
+
+    def unknown_star(problem, settings, deadline):
+        calls.append(("exact-star", None))
+        return _undecided(problem, settings, deadline)
+
+    calls.clear()
+    monkeypatch.setattr(api, "exact_star", unknown_star)
+    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(None))
+    assert r.status is Status.UNKNOWN and calls == [("falsify", False), ("exact-star", None), ("falsify", True)]
 
 
 def test_auto_gives_bab_a_share_then_milp_on_chains_with_many_inputs(monkeypatch):
     """On a dense ReLU chain with more inputs than input splits suit, ``auto``'s complete methods are
-    ``bab`` for :data:`BAB_SHARE` of the time left, then ``milp`` with the rest."""
-    import time
-
+    ``bab`` (a short run before the full attack, then :data:`BAB_SHARE` of the time left), then
+    ``milp`` with the rest."""
     from nnreach.verify import api
-    from nnreach.verify.result import Result
 
     rng = np.random.default_rng(3)
     n = api.LOW_INPUT_DIM + 4
     net = Network.sequential((n,), [ops.Linear(rng.normal(size=(6, n)), np.zeros(6)), ops.Relu(),
                                     ops.Linear(rng.normal(size=(1, 6)), np.zeros(1))])
     prop = halfspace_property(linf_ball(np.zeros(n), 0.1), A=[[-1.0]], b=[-1e3])   # holds
-    given = {}
-
-    def slow_bab(problem, settings, deadline):
-        given["bab"] = deadline.remaining()
-        while True:
-            deadline.check()
-            time.sleep(0.01)
-
-    def milp(problem, settings, deadline):
-        given["milp"] = deadline.remaining()
-        return Result(Status.HOLDS, "milp")
-
-    def unknown(problem, settings, deadline):
-        return Result(Status.UNKNOWN, "bound")
-
-    monkeypatch.setattr(api, "bab", slow_bab)
-    monkeypatch.setattr(api, "milp", milp)
+    given: dict = {}
+    monkeypatch.setattr(api, "bab", _slow("bab", given))
+    monkeypatch.setattr(api, "milp", _slow("milp", given, decide_on_call=1))
     for name in ("falsify", "deeppoly"):
-        monkeypatch.setattr(api, name, unknown)
-    monkeypatch.setattr(api.bounds, "interval", unknown)
-    monkeypatch.setattr(api.bounds, "zono", unknown)
+        monkeypatch.setattr(api, name, _undecided)
     r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(2.0))
     assert r.status is Status.HOLDS and r.method == "auto/milp"
-    assert given["bab"] <= api.BAB_SHARE * 2.0 + 1e-6
-    assert 0.5 < given["milp"] <= 2.0 - given["bab"] + 0.1
-    assert "bab.stopped_after_s" in r.stats
+    first, second = given["bab"]
+    assert first <= api.FIRST_COMPLETE[0] * 2.0 + 1e-6
+    assert second <= api.BAB_SHARE * (2.0 - first) + 1e-6
+    assert 0.5 < given["milp"][0] <= 2.0 - first - second + 0.1
+    assert "quick-bab.stopped_after_s" in r.stats and "bab.stopped_after_s" in r.stats
+
+
+def test_a_complete_method_that_does_not_decide_hints_at_the_one_auto_would_run():
+    """``bab`` on a small ReLU chain it cannot finish names exact-star (what auto runs there); on a
+    chain with many inputs milp; on a network of smooth activations there is nothing to suggest;
+    a decided result carries no hint."""
+    from nnreach.verify import api
+
+    rng = np.random.default_rng(0)
+    few = networks.dense(rng, ops.Relu(), depth=6, width=40, n_in=5, n_out=2)
+    box = Box(-np.ones(5), np.ones(5))
+    y = few.forward(box.sample(20000, rng))[:, 0]
+    hard = Problem(few, (halfspace_property(box, [[-1.0, 0.0]], [-(y.max() + 1e-3 * (y.max() - y.min()))]),))
+    r = verify(hard, "bab", timeout=0.5)
+    assert r.status in (Status.TIMEOUT, Status.UNKNOWN)
+    assert r.stats["hint"].startswith("few inputs (5) and a chain") and "exact-star may decide this" in r.stats["hint"]
+    many = networks.dense(rng, ops.Relu(), depth=1, width=8, n_in=api.LOW_INPUT_DIM + 1, n_out=2)
+    assert "milp may decide this" in api.hint("bab", many) and "bab may decide this" in api.hint("milp", many)
+    assert api.hint("auto", many) is None
+    assert api.hint("bab", networks.dense(rng, ops.Tanh(), depth=1, width=8, n_in=3, n_out=2)) is None
+    easy = Problem(few, (halfspace_property(box, [[-1.0, 0.0]], [-1e6]),))
+    assert "hint" not in verify(easy, "bab", timeout=30).stats
+
+
+def test_the_cli_prints_the_hint_before_the_verdict(tmp_path, capsys, monkeypatch):
+    from nnreach.cli import main
+    from nnreach.verify import api
+    from nnreach.verify.result import Result
+
+    monkeypatch.setitem(api.METHODS, "bab", lambda problem, settings, deadline: Result(Status.UNKNOWN, "bab"))
+    assert main(["verify", str(REPO / "examples/models/tiny_relu.onnx"), str(REPO / "examples/specs/tiny_holds.vnnlib"),
+                 "--method", "bab"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == "unknown"
+    assert lines[-2].startswith("hint: few inputs (2) and a chain") and "exact-star may decide this" in lines[-2]
 
 
 HARD = {"tanh": ("dense", "tanh", (12,), 1, "thr", "planted", 11)}  # auto ends in bab, which needs over 10 s
