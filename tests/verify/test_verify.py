@@ -182,13 +182,21 @@ def _undecided(problem, settings, deadline):
     return Result(Status.UNKNOWN, "bound")
 
 
+def _as_many_inputs(monkeypatch, api) -> None:
+    """Make ``auto`` treat the 2-input example net as one with many inputs (the ladder with a first
+    short complete run and a full attack), with exact-star as its one complete method."""
+    monkeypatch.setattr(api, "LOW_INPUT_DIM", 1)
+    monkeypatch.setattr(api, "complete_methods", lambda net: [("exact-star", api.exact_star, 1.0)])
+
+
 def test_auto_budgets_its_attacks_around_the_first_complete_method(monkeypatch):
-    """The first attack gets at most :data:`QUICK_ATTACK`, the complete method a short run next
-    (:data:`FIRST_COMPLETE`), the full attack its share, the complete method the rest: attacks that
-    find nothing cannot keep the complete method from its time."""
+    """With many inputs, the first attack gets at most :data:`QUICK_ATTACK`, the complete method a
+    short run next (:data:`FIRST_COMPLETE`), the full attack its share, the complete method the rest:
+    attacks that find nothing cannot keep the complete method from its time."""
     from nnreach.verify import api
 
-    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))   # 2 inputs: exact-star
+    _as_many_inputs(monkeypatch, api)
+    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
     prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
     given: dict = {}
     monkeypatch.setattr(api, "falsify", _slow("falsify", given))
@@ -210,6 +218,7 @@ def test_auto_caps_the_first_complete_run_without_a_time_limit(monkeypatch):
     full attack comes next; a complete method that ended undecided is not run a second time."""
     from nnreach.verify import api
 
+    _as_many_inputs(monkeypatch, api)
     net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
     prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
     given: dict = {}
@@ -235,6 +244,27 @@ def test_auto_caps_the_first_complete_run_without_a_time_limit(monkeypatch):
     monkeypatch.setattr(api, "exact_star", unknown_star)
     r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(None))
     assert r.status is Status.UNKNOWN and calls == [("falsify", False), ("exact-star", None), ("falsify", True)]
+
+
+def test_auto_with_few_inputs_gives_the_complete_method_all_the_rest_at_once(monkeypatch):
+    """With few inputs the complete method (which attacks every input split or region itself) runs
+    once, with all the time the first attack and the bounds leave: no first short run to throw away,
+    no full attack."""
+    from nnreach.verify import api
+
+    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))   # 2 inputs: exact-star
+    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
+    given: dict = {}
+    monkeypatch.setattr(api, "falsify", _slow("falsify", given))
+    monkeypatch.setattr(api, "exact_star", _slow("exact-star", given, decide_on_call=1))
+    monkeypatch.setattr(api, "deeppoly", _undecided)
+    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(3.0))
+    assert r.status is Status.HOLDS and r.method == "auto/exact-star"
+    (quick,), (rest,) = given["falsify"], given["exact-star"]
+    assert quick <= min(api.QUICK_ATTACK[0] * 3.0, api.QUICK_ATTACK[1]) + 1e-6
+    assert rest >= 3.0 - quick - 0.2
+    assert [name for name, *_ in api.ladder(Problem(net, (prop,)), Settings())] == \
+        ["quick-falsify", "deeppoly", "exact-star"]
 
 
 def test_auto_gives_bab_a_share_then_milp_on_chains_with_many_inputs(monkeypatch):
