@@ -12,6 +12,7 @@ weights) to warm-start from.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -256,12 +257,14 @@ class Bounded:
             if self.margin.shape[1] > 1 else np.zeros(len(self.margin), dtype=np.int64)
 
 
-def note_progress(entries: list[tuple[Domains, object]], counters: Counters, **extra) -> None:
+def note_progress(entries: Iterable[tuple[Domains, object]], counters: Counters, **extra) -> None:
     """The figures of a search for :mod:`nnreach.progress`, when a listener wants them: the domains
     of the stack ``entries`` still open, their worst margin, the domains closed so far, and ``extra``
-    fields."""
+    fields. ``entries`` is only gone through when the figures are wanted (a generator costs nothing
+    otherwise)."""
     if not progress.due():
         return
+    entries = list(entries)
     worst = min((float(d.margin.min()) for d, _ in entries if d.size), default=-np.inf)
     figures = dict(open=sum(d.size for d, _ in entries), closed=counters.closed, **extra)
     if np.isfinite(worst):

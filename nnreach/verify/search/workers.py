@@ -123,7 +123,7 @@ def drive(stack: list, submit: Submit, workers: int, target: Target) -> Countere
     running: set[Future] = set()
     while queue or running:
         deadline.check()
-        note_progress([entry for chunk in queue for entry in chunk], target.counters,
+        note_progress((entry for chunk in queue for entry in chunk), target.counters,
                       workers=f"{len(running)}/{workers}")
         while queue and len(running) < workers:
             running.add(submit(queue.pop(), _left(deadline)))
