@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Iterator
 
 from .errors import InputError
 
@@ -233,11 +235,21 @@ def _write_result(path: str, result, n_in: int) -> None:
         pairs = [f"(X_{k} {float(v)!r})" for k, v in enumerate(ce.x)]
         pairs += [f"(Y_{k} {float(v)!r})" for k, v in enumerate(ce.y)]
         lines.append("(" + "\n".join(pairs) + ")")
+    with _output_file(path, "result file") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+@contextmanager
+def _output_file(path: str | Path, what: str, mode: str = "w") -> Iterator[IO]:
+    """``path`` open for writing, its folder made first; a failure is a one-line InputError naming
+    ``what`` (``"cannot write JSON file out/r.json: Permission denied"``)."""
+    p = Path(path)
     try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text("\n".join(lines) + "\n")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, mode) as f:
+            yield f
     except OSError as e:
-        raise InputError(f"cannot write result file {path}: {e.strerror}") from None
+        raise InputError(f"cannot write {what} {p}: {e.strerror}") from None
 
 
 def _load(args):
@@ -486,11 +498,8 @@ def _write_json(path: str, result, seconds: float) -> None:
     if path == "-":
         print(text)
         return
-    try:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(text + "\n")
-    except OSError as e:
-        raise InputError(f"cannot write JSON file {path}: {e.strerror}") from None
+    with _output_file(path, "JSON file") as f:
+        f.write(text + "\n")
 
 
 def _decide(problem, args, start: float, limit: float | None, ce_shape: tuple[int, ...] | None = None,
@@ -577,12 +586,8 @@ def _save_counterexample(path: str | None, ce, shape: tuple[int, ...] | None, pi
     if path is None or ce is None:
         return []
     p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with open(p, "wb") as f:  # exactly at p (np.save(p) appends .npy to a name ending in .NPY)
-            np.save(f, ce.x.reshape(shape or -1))
-    except OSError as e:
-        raise InputError(f"cannot write counterexample {p}: {e.strerror}") from None
+    with _output_file(p, "counterexample", "wb") as f:  # exactly at p (np.save(p) appends .npy to a name ending in .NPY)
+        np.save(f, ce.x.reshape(shape or -1))
     return [p] if picture is None else [p, picture(p.with_suffix(".png"), ce.x)]
 
 
