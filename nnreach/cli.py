@@ -396,7 +396,7 @@ def _cmd_robust(args) -> int:
     import numpy as np
 
     from .io.image import fit, load_image, write_picture
-    from .verify.problem import Problem, linf_ball, robustness_property
+    from .verify.problem import Problem, linf_ball, predicted_class, robustness_property
 
     start = time.perf_counter()
     net = _load(args)
@@ -413,7 +413,7 @@ def _cmd_robust(args) -> int:
     _say(args, f"image {args.image}: {image.describe()}; {_pixel_units(image, args.scale)}")
     label = args.label
     if label is None:
-        label = int(np.argmax(net.forward(center.reshape(1, -1))[0]))
+        label = predicted_class(net, center)
         _say(args, f"label {label} (the model's class of the image)")
     lo, hi, clipping = _clip_range(args, image)
     if lo is not None and (np.any(center - args.eps > hi) or np.any(center + args.eps < lo)):

@@ -23,7 +23,7 @@ from .deadline import Deadline, Timeout
 from .exact_star import exact_star
 from .falsify import budgets, falsify
 from .milp import milp
-from .problem import Problem, linf_ball, robustness_property
+from .problem import Problem, linf_ball, predicted_class, robustness_property
 from .result import Result, Status
 from .settings import Settings
 from .symbolic import deeppoly
@@ -264,7 +264,7 @@ def verify_robustness(model: Model, image, eps: float, label: int | None = None,
     if center.size != net.input_size:
         raise InputError(f"image: {center.size} values but the model has {net.input_size} inputs")
     if label is None:
-        label = int(np.argmax(net.forward(center.reshape(1, -1))[0]))
+        label = predicted_class(net, center)
     elif not isinstance(label, Integral) or isinstance(label, bool):
         raise InputError(f"label: expected an int or None, got {type(label).__name__}")
     prop = robustness_property(linf_ball(center, eps, lo, hi), int(label), net.output_size)

@@ -138,6 +138,12 @@ def linf_ball(center: np.ndarray, eps: float, lo: float | None = None, hi: float
     return Box(low, high)
 
 
+def predicted_class(network, x: np.ndarray) -> int:
+    """The class ``network`` gives the input ``x`` (any shape, flattened): its largest output, by the
+    network's own forward pass."""
+    return int(np.argmax(network.forward(np.reshape(x, (1, -1)))[0]))
+
+
 def robustness_property(input_box: Box, label: int, n_outputs: int) -> Property:
     """Classification robustness: unsafe when some other output ``j`` reaches ``y_j >= y_label``."""
     if not 0 <= label < n_outputs:
