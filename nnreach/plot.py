@@ -125,8 +125,8 @@ def rectangle(lo, hi) -> np.ndarray:
 
 def _graph(X, j: int, i: int, box: Box) -> np.ndarray:
     """A polygon (k, 2) over ``(x[i], y[j])`` containing the pairs of an input of ``box`` and its output in
-    ``X``: between the lower and upper linear bounds for an affine envelope, else the rectangle of the
-    input interval times the set's interval."""
+    ``X``: between the lower and upper linear bounds for an affine envelope, else (an output set, an
+    unsafe polytope) the rectangle of the input interval times the set's interval."""
     xl, xh = box.lo[i], box.hi[i]
     if isinstance(X, AffineEnvelope):   # the other inputs at their worst, for each x[i]
         others = np.ones(box.dim, dtype=bool)
@@ -262,11 +262,7 @@ def reach_figure(network, input_set: Box, method: str, *, in_dims: tuple[int, ..
         right.set_xlabel(f"x[{i}]")
         right.set_ylabel(f"y[{j}]")
     if cut:
-        if view is not None:
-            regions = polygons(cut, view)
-        else:   # the unsafe values of y[j], over the input interval
-            e = np.eye(network.output_size)[j]
-            regions = [rectangle([input_set.lo[i], -c.support(-e)], [input_set.hi[i], c.support(e)]) for c in cut]
+        regions = shown(cut)   # with one output coordinate: its unsafe values over the input interval
         # overlapping unsafe polytopes darken each other: where all overlap, the shade of one alone
         fill(right, regions, color="tab:red", label="unsafe", alpha=1 - 0.8 ** (1 / len(regions)), zorder=0.5)
     if sound_sets:

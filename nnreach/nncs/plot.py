@@ -98,8 +98,9 @@ def outcome_figure(cfg: Config, outcome: Outcome):
     for ax, (i, j) in zip(axes, pairs):
         P = np.eye(n)[[i, j]]
         polys = [zonotope_polygon(fs.set, P) for fs in sets]
+        start = zonotope_polygon(x0, P)
         # with a counterexample the flowpipe usually blows up: frame the trajectories only
-        pts = [zonotope_polygon(x0, P)] + ([np.vstack(polys)] if polys and (ce is None or sims is None) else [])
+        pts = [start] + ([np.vstack(polys)] if polys and (ce is None or sims is None) else [])
         if shown is not None:
             pts.append(shown[..., [i, j]].reshape(-1, 2))
         lo, hi = _limits(np.vstack(pts))
@@ -119,7 +120,7 @@ def outcome_figure(cfg: Config, outcome: Outcome):
             fill(ax, unsafe, color="tab:red", label="unsafe", alpha=0.25, zorder=0.5)
         if polys:
             fill(ax, polys, color="tab:blue", label="flowpipe", alpha=0.25)
-        fill(ax, [zonotope_polygon(x0, P)], color="tab:gray", label="initial set", alpha=0.6, zorder=2)
+        fill(ax, [start], color="tab:gray", label="initial set", alpha=0.6, zorder=2)
         if shown is not None:
             _lines(ax, list(shown[..., [i, j]]), "simulations")
         if ce is not None:
