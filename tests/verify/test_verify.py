@@ -182,6 +182,13 @@ def _undecided(problem, settings, deadline):
     return Result(Status.UNKNOWN, "bound")
 
 
+def _far_from_unsafe() -> Problem:
+    """The 2-input example net with an unsafe set far from its outputs (``y0 >= 50``): every method
+    may prove it, so the fake methods of the budget tests decide what happens."""
+    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
+    return Problem(net, halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0]))
+
+
 def _as_many_inputs(monkeypatch, api) -> None:
     """Make ``auto`` treat the 2-input example net as one with many inputs (the ladder with a first
     short complete run and a full attack), with exact-star as its one complete method."""
@@ -196,13 +203,12 @@ def test_auto_budgets_its_attacks_around_the_first_complete_method(monkeypatch):
     from nnreach.verify import api
 
     _as_many_inputs(monkeypatch, api)
-    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
-    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
+    problem = _far_from_unsafe()
     given: dict = {}
     monkeypatch.setattr(api, "falsify", _slow("falsify", given))
     monkeypatch.setattr(api, "exact_star", _slow("exact-star", given, decide_on_call=2))
     monkeypatch.setattr(api, "deeppoly", _undecided)
-    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(4.0))
+    r = api.auto(problem, Settings(), api.Deadline(4.0))
     assert r.status is Status.HOLDS and r.method == "auto/exact-star"
     (quick, full), (first, last) = given["falsify"], given["exact-star"]
     assert quick <= min(api.QUICK_ATTACK[0] * 4.0, api.QUICK_ATTACK[1]) + 1e-6
@@ -219,8 +225,7 @@ def test_auto_caps_the_first_complete_run_without_a_time_limit(monkeypatch):
     from nnreach.verify import api
 
     _as_many_inputs(monkeypatch, api)
-    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))
-    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
+    problem = _far_from_unsafe()
     given: dict = {}
     calls = []
 
@@ -232,7 +237,7 @@ def test_auto_caps_the_first_complete_run_without_a_time_limit(monkeypatch):
     monkeypatch.setattr(api, "falsify", attack)
     monkeypatch.setattr(api, "exact_star", _slow("exact-star", given, decide_on_call=2))
     monkeypatch.setattr(api, "deeppoly", _undecided)
-    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(None))
+    r = api.auto(problem, Settings(), api.Deadline(None))
     assert r.status is Status.HOLDS and given["exact-star"][0] <= 0.3 and given["exact-star"][1] == float("inf")
     assert calls == [("falsify", False), ("falsify", True)]   # the first attack without polishing walks
 
@@ -242,7 +247,7 @@ def test_auto_caps_the_first_complete_run_without_a_time_limit(monkeypatch):
 
     calls.clear()
     monkeypatch.setattr(api, "exact_star", unknown_star)
-    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(None))
+    r = api.auto(problem, Settings(), api.Deadline(None))
     assert r.status is Status.UNKNOWN and calls == [("falsify", False), ("exact-star", None), ("falsify", True)]
 
 
@@ -252,18 +257,17 @@ def test_auto_with_few_inputs_gives_the_complete_method_all_the_rest_at_once(mon
     no full attack."""
     from nnreach.verify import api
 
-    net = load_model(str(REPO / "examples/models/tiny_relu.onnx"))   # 2 inputs: exact-star
-    prop = halfspace_property(linf_ball(np.array([0.25, 0.25]), 0.25), A=[[-1.0, 0.0]], b=[-50.0])
+    problem = _far_from_unsafe()   # 2 inputs: exact-star
     given: dict = {}
     monkeypatch.setattr(api, "falsify", _slow("falsify", given))
     monkeypatch.setattr(api, "exact_star", _slow("exact-star", given, decide_on_call=1))
     monkeypatch.setattr(api, "deeppoly", _undecided)
-    r = api.auto(Problem(net, (prop,)), Settings(), api.Deadline(3.0))
+    r = api.auto(problem, Settings(), api.Deadline(3.0))
     assert r.status is Status.HOLDS and r.method == "auto/exact-star"
     (quick,), (rest,) = given["falsify"], given["exact-star"]
     assert quick <= min(api.QUICK_ATTACK[0] * 3.0, api.QUICK_ATTACK[1]) + 1e-6
     assert rest >= 3.0 - quick - 0.2
-    assert [name for name, *_ in api.ladder(Problem(net, (prop,)), Settings())] == \
+    assert [name for name, *_ in api.ladder(problem, Settings())] == \
         ["quick-falsify", "deeppoly", "exact-star"]
 
 
