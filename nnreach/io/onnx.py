@@ -27,11 +27,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 import onnx
+import scipy.sparse as sp
 from onnx import numpy_helper
 
 from ..errors import InputError, UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import (Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear,
+from ..network.ops import (Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear, SparseAffine,
                            MaxPool2d, Op, Relu, Reshape, Sigmoid, Tanh, Transpose)
 from . import check_readable
 
@@ -247,6 +248,140 @@ def _fold_constant(attrs):
     raise UnsupportedError(f"Constant with attribute {', '.join(attrs)}")
 
 
+def _ints(v) -> list[int]:
+    return [int(a) for a in np.ravel(v)]
+
+
+def _fold_slice(attrs, x, starts=None, ends=None, axes=None, steps=None):
+    """ONNX Slice: starts, ends, axes and steps as inputs (opset 10 on) or attributes (before)."""
+    if starts is None:
+        starts, ends, axes = attrs["starts"], attrs["ends"], attrs.get("axes")
+    starts, ends = _ints(starts), _ints(ends)
+    axes = range(len(starts)) if axes is None else [a % x.ndim for a in _ints(axes)]
+    steps = [1] * len(starts) if steps is None else _ints(steps)
+    index = [slice(None)] * x.ndim
+    for a, start, end, step in zip(axes, starts, ends, steps):
+        if step == 0:
+            raise InputError("Slice with step 0")
+        n = x.shape[a]
+        start, end = (v + n if v < 0 else v for v in (start, end))
+        if step > 0:
+            start, end = min(max(start, 0), n), min(max(end, 0), n)
+        else:
+            start, end = min(max(start, 0), n - 1), min(max(end, -1), n - 1)
+        index[a] = slice(start, None if end < 0 else end, step)
+    return x[tuple(index)]
+
+
+_PAD_MODES = ("constant", "reflect", "edge", "wrap")
+
+
+def _fold_pad(attrs, x, pads=None, value=None, axes=None):
+    """ONNX Pad: pads (begin values of the axes, then end values; negative ones crop), the constant
+    value and the axes as inputs (opset 11 on) or attributes (before)."""
+    mode = attrs.get("mode", "constant")
+    if mode not in _PAD_MODES:
+        raise UnsupportedError(f"Pad mode {mode!r}")
+    pads = _ints(attrs["pads"] if pads is None else pads)
+    value = float(attrs.get("value", 0.0)) if value is None else np.ravel(value)[0]
+    axes = list(range(x.ndim)) if axes is None else [a % x.ndim for a in _ints(axes)]
+    if len(pads) != 2 * len(axes):
+        raise InputError(f"Pad has {len(pads)} pads for {len(axes)} axes")
+    width = [(0, 0)] * x.ndim
+    for k, a in enumerate(axes):
+        width[a] = (pads[k], pads[k + len(axes)])
+    x = x[tuple(slice(max(-b, 0), n - max(-e, 0)) for n, (b, e) in zip(x.shape, width))]
+    width = [(max(b, 0), max(e, 0)) for b, e in width]
+    return np.pad(x, width, constant_values=value) if mode == "constant" else np.pad(x, width, mode=mode)
+
+
+def _fold_expand(attrs, x, shape):
+    return np.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(_ints(shape)))).copy()
+
+
+def _fold_split(attrs, x, split=None):
+    """ONNX Split into ``num_outputs`` parts (set from the node's outputs where the opset has no such
+    attribute): sizes from ``split`` (input or attribute), else equal parts, the last one smaller."""
+    axis = int(attrs.get("axis", 0)) % x.ndim
+    n = x.shape[axis]
+    sizes = _ints(split) if split is not None else _ints(attrs["split"]) if "split" in attrs else None
+    if sizes is None:
+        parts = int(attrs["num_outputs"])
+        size = -(-n // parts)
+        sizes = [size] * (parts - 1) + [n - size * (parts - 1)]
+    if sum(sizes) != n or min(sizes) < 0:
+        raise InputError(f"Split sizes {sizes} do not add up to the axis' {n}")
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def _reduce_axes(attrs, ndim: int, axes=None) -> tuple[int, ...]:
+    """The reduced axes of ReduceSum/ReduceMean: an attribute (older opsets) or an input; none given
+    means all of them unless ``noop_with_empty_axes``."""
+    axes = attrs.get("axes", axes)
+    if axes is None or np.size(axes) == 0:
+        return () if attrs.get("noop_with_empty_axes", 0) else tuple(range(ndim))
+    return tuple(sorted({a % ndim for a in _ints(axes)}))
+
+
+def _fold_reduce(mean: bool):
+    def fold(attrs, x, axes=None):
+        ax = _reduce_axes(attrs, x.ndim, axes)
+        keep = bool(attrs.get("keepdims", 1))
+        return (np.mean if mean else np.sum)(x, axis=ax, keepdims=keep) if ax else x
+    return fold
+
+
+_NEAREST = {"round_prefer_floor": lambda v: np.ceil(v - 0.5), "round_prefer_ceil": lambda v: np.floor(v + 0.5),
+            "floor": np.floor, "ceil": np.ceil}
+
+
+def _source_positions(mode: str, n_in: int, n_out: int, scale: float) -> np.ndarray:
+    """Input coordinates of the output positions 0..n_out-1 of a resized axis (ONNX's
+    ``coordinate_transformation_mode``)."""
+    o = np.arange(n_out, dtype=np.float64)
+    if mode == "half_pixel":
+        return (o + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (o + 0.5) / scale - 0.5 if n_out > 1 else np.zeros(n_out)
+    if mode == "align_corners":
+        return o * (n_in - 1) / (n_out - 1) if n_out > 1 else np.zeros(n_out)
+    if mode == "asymmetric":
+        return o / scale
+    if mode == "tf_half_pixel_for_nn":
+        return (o + 0.5) / scale
+    raise UnsupportedError(f"Resize with coordinate_transformation_mode={mode!r}")
+
+
+def _fold_resize(attrs, x, roi=None, scales=None, sizes=None):
+    """ONNX Resize (and Upsample: ``asymmetric`` coordinates, ``floor``) with nearest neighbours."""
+    if attrs.get("mode", "nearest") != "nearest":
+        raise UnsupportedError(f"Resize mode {attrs['mode']!r} (nearest only)")
+    if scales is None and "scales" in attrs:            # Upsample before opset 9
+        scales = attrs["scales"]
+    if sizes is not None and np.size(sizes):
+        out = _ints(sizes)
+        scales = [o / n for o, n in zip(out, x.shape)]
+    else:
+        scales = [float(v) for v in np.ravel(scales)]
+        out = [int(np.floor(n * s)) for n, s in zip(x.shape, scales)]
+    if len(out) != x.ndim or attrs.get("axes") is not None:
+        raise UnsupportedError("Resize of some axes only")
+    mode = attrs.get("coordinate_transformation_mode", "half_pixel")
+    nearest = _NEAREST.get(attrs.get("nearest_mode", "round_prefer_floor"))
+    if nearest is None:
+        raise UnsupportedError(f"Resize with nearest_mode={attrs['nearest_mode']!r}")
+    for a, (n, m, s) in enumerate(zip(x.shape, out, scales)):
+        if m != n or s != 1:
+            pos = np.clip(nearest(_source_positions(mode, n, m, s)), 0, n - 1).astype(np.int64)
+            x = np.take(x, pos, axis=a)
+    return x
+
+
+def _fold_upsample(attrs, x, scales=None):
+    return _fold_resize({**attrs, "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"},
+                        x, scales=scales)
+
+
 _FOLD: dict[str, Callable[..., np.ndarray]] = {
     "Constant": _fold_constant,
     "Identity": lambda attrs, x: x,
@@ -265,7 +400,20 @@ _FOLD: dict[str, Callable[..., np.ndarray]] = {
     "Gather": lambda attrs, x, i: np.take(x, i, axis=int(attrs.get("axis", 0))),
     "Cast": lambda attrs, x: x.astype(onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])),
     "Shape": _fold_shape,
+    "Slice": _fold_slice,
+    "Pad": _fold_pad,
+    "Expand": _fold_expand,
+    "Split": _fold_split,
+    "ReduceSum": _fold_reduce(mean=False),
+    "ReduceMean": _fold_reduce(mean=True),
+    "Resize": _fold_resize,
+    "Upsample": _fold_upsample,
 }
+"""Every operator whose result is computed here when all its inputs are constants."""
+
+_STRUCTURAL = ("Slice", "Gather", "Pad", "Expand", "Split", "Resize", "Upsample")
+"""Operators that pick, repeat or pad entries: a computed tensor's result is the sparse map that the
+folding function gives on the tensor's entry positions (:func:`_structural`)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,6 +684,57 @@ def _concat(g, node, attrs, args):
     return xs[0] if len(xs) == 1 else g.emit(_label(node), Concat(axis, len(xs)), xs)
 
 
+def _index_map(g: _Graph, name: str, x: _Tensor, index: np.ndarray, fill: float = 0.0) -> _Tensor:
+    """The tensor of full shape ``index.shape`` whose entries are ``x``'s at the flat positions
+    ``index`` (``-1``: the constant ``fill``)."""
+    if g.batch and (index.ndim == 0 or index.shape[0] != 1):
+        raise UnsupportedError(f"the result of shape {index.shape} moves the batch axis")
+    flat = index.reshape(-1)
+    if flat.size == prod(x.shape) and np.array_equal(flat, np.arange(flat.size)):
+        return g.reshape_to(x, index.shape, name)
+    rows = np.flatnonzero(flat >= 0)
+    matrix = sp.csr_matrix((np.ones(rows.size), (rows, flat[rows])), shape=(flat.size, prod(x.shape)))
+    return g.emit(name, SparseAffine(matrix, np.where(flat >= 0, 0.0, fill), g.per_sample(index.shape)), [x])
+
+
+def _structural(g, node, attrs, args):
+    """A :data:`_STRUCTURAL` operator on a computed tensor with constant other inputs: its folding
+    function applied to the tensor's entry positions says where each entry of the result comes from
+    (constant padding is marked ``-1`` and filled with its value)."""
+    x, name = _tensor(args[0], f"the data input of {node.op_type}"), _label(node)
+    consts = [a if a is None else _const(a, f"{node.op_type}'s input {node.input[k + 1]!r}")
+              for k, a in enumerate(args[1:])]
+    fill = 0.0
+    if node.op_type == "Pad" and attrs.get("mode", "constant") == "constant":
+        given = consts[1] if len(consts) > 1 and consts[1] is not None and np.size(consts[1]) else None
+        fill = float(np.ravel(given)[0]) if given is not None else float(attrs.get("value", 0.0))
+        attrs = {**attrs, "value": -1}
+        if given is not None:
+            consts[1] = np.array(-1)
+    out = _FOLD[node.op_type](attrs, np.arange(prod(x.shape)).reshape(x.shape), *consts)
+    if isinstance(out, tuple):
+        return tuple(_index_map(g, f"{name}/{k}", x, part, fill) for k, part in enumerate(out))
+    return _index_map(g, name, x, out, fill)
+
+
+def _reduce(g, node, attrs, args):
+    """ReduceSum / ReduceMean of a computed tensor: each result entry sums (averages) a group."""
+    x, name = _tensor(args[0]), _label(node)
+    axes = _reduce_axes(attrs, len(x.shape), _const(args[1], "the axes") if len(args) > 1 else None)
+    if not axes:
+        return x
+    if g.batch and 0 in axes:
+        raise UnsupportedError(f"{node.op_type} over the batch axis")
+    keep = [a for a in range(len(x.shape)) if a not in axes]
+    groups = np.transpose(np.arange(prod(x.shape)).reshape(x.shape), keep + list(axes)).reshape(prod(x.shape[a] for a in keep), -1)
+    rows = np.repeat(np.arange(groups.shape[0]), groups.shape[1])
+    weight = 1.0 / groups.shape[1] if node.op_type == "ReduceMean" else 1.0
+    matrix = sp.csr_matrix((np.full(rows.size, weight), (rows, groups.ravel())), shape=(groups.shape[0], prod(x.shape)))
+    shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape)) if attrs.get("keepdims", 1) else \
+        tuple(x.shape[a] for a in keep)
+    return g.emit(name, SparseAffine(matrix, np.zeros(groups.shape[0]), g.per_sample(shape)), [x])
+
+
 _CONVERTERS: dict[str, _Converter] = {
     "Identity": _passthrough,
     "Dropout": _passthrough,
@@ -565,6 +764,9 @@ _CONVERTERS: dict[str, _Converter] = {
     "Squeeze": _squeeze,
     "Unsqueeze": _unsqueeze,
     "Concat": _concat,
+    **{op: _structural for op in _STRUCTURAL},
+    "ReduceSum": _reduce,
+    "ReduceMean": _reduce,
 }
 
 
@@ -620,20 +822,27 @@ def _input(graph: onnx.GraphProto, source: str) -> tuple[onnx.ValueInfoProto, tu
 
 
 def _convert_node(g: _Graph, node: onnx.NodeProto) -> None:
-    for extra in node.output[1:]:
-        if extra and g.uses[extra]:
-            raise UnsupportedError(f"its output {extra!r} is used; only the first output is supported")
+    op, attrs = _op_key(node), _attrs(node)
+    if op == "Split":          # the only operator with several outputs here
+        attrs.setdefault("num_outputs", len(node.output))
+    else:
+        for extra in node.output[1:]:
+            if extra and g.uses[extra]:
+                raise UnsupportedError(f"its output {extra!r} is used; only the first output is supported")
     try:
         args = [g.values[i] if i else None for i in node.input]
     except KeyError as e:
         raise InputError(f"input {e.args[0]!r} is not defined") from None
     while args and args[-1] is None:
         args.pop()
-    op, attrs = _op_key(node), _attrs(node)
     if op in _FOLD and all(isinstance(a, np.ndarray) or a is None for a in args):
-        g.values[node.output[0]] = np.asarray(_FOLD[op](attrs, *args))
+        out = _FOLD[op](attrs, *args)
+        out = tuple(np.asarray(o) for o in out) if isinstance(out, tuple) else np.asarray(out)
     else:
-        g.values[node.output[0]] = _CONVERTERS[op](g, node, attrs, args)
+        out = _CONVERTERS[op](g, node, attrs, args)
+    for name, value in zip(node.output, out if isinstance(out, tuple) else (out,)):
+        if name:
+            g.values[name] = value
 
 
 _Layer = tuple[str, Op, tuple[str, ...]]

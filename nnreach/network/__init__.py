@@ -2,8 +2,9 @@
 
 from .graph import INPUT, Network, Node
 from .ops import (ACTIVATIONS, Activation, Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine,
-                  LeakyRelu, Linear, MaxPool2d, Op, Relu, Reshape, Sigmoid, Tanh, Transpose)
+                  LeakyRelu, Linear, MaxPool2d, Op, Relu, Reshape, Sigmoid, SparseAffine, Tanh,
+                  Transpose)
 
 __all__ = ["INPUT", "Network", "Node", "ACTIVATIONS", "Activation", "Add", "AvgPool2d", "Clip", "Concat",
            "Conv2d", "ElementwiseAffine", "LeakyRelu", "Linear", "MaxPool2d", "Op", "Relu", "Reshape",
-           "Sigmoid", "Tanh", "Transpose"]
+           "Sigmoid", "SparseAffine", "Tanh", "Transpose"]

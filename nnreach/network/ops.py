@@ -235,6 +235,53 @@ class Transpose(Op):
         return f"Transpose {self.perm}"
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class SparseAffine(Op):
+    """``y.flat = matrix @ x.flat + offset``, reshaped to the per-sample ``shape``: the structural ops
+    that pick, repeat, pad or sum entries (ONNX Slice, Gather with constant indices, Split, Pad,
+    Expand, ReduceSum and ReduceMean, Resize with nearest neighbours) as one sparse matrix.
+
+    Attributes:
+        matrix: scipy CSR matrix, (prod(shape), n_in).
+        offset: (prod(shape),) added after the matrix (the value of constant padding).
+        shape: the per-sample output shape.
+    """
+
+    matrix: sp.csr_matrix
+    offset: np.ndarray
+    shape: tuple[int, ...]
+    is_affine = True
+
+    def __post_init__(self):
+        m = sp.csr_matrix(self.matrix, dtype=np.float64)
+        b = frozen(self.offset, ndim=1, name="SparseAffine.offset")
+        if m.shape[0] != prod(self.shape) or b.shape[0] != m.shape[0]:
+            raise ValueError(f"SparseAffine: matrix {m.shape}, offset {b.shape} and shape {self.shape} do not fit")
+        object.__setattr__(self, "matrix", m)
+        object.__setattr__(self, "offset", b)
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+
+    def forward(self, x):
+        flat = x.reshape(x.shape[0], -1)
+        y = (self.matrix @ flat.T).T.astype(x.dtype, copy=False) + _param(self.offset, x.dtype)
+        return y.reshape((x.shape[0], *self.shape))
+
+    def backward(self, xs, gy):
+        g = (self.matrix.T @ gy.reshape(gy.shape[0], -1).T).T
+        return (np.asarray(g, dtype=gy.dtype).reshape(xs[0].shape),)
+
+    def output_shape(self, shape):
+        if prod(shape) != self.matrix.shape[1]:
+            raise ValueError(f"SparseAffine expects {self.matrix.shape[1]} inputs, got shape {shape}")
+        return self.shape
+
+    def describe(self):
+        return f"SparseAffine {self.matrix.shape[1]} -> {self.shape} ({self.matrix.nnz} entries)"
+
+    def magnitude(self):
+        return SparseAffine(abs(self.matrix), np.zeros_like(self.offset), self.shape)
+
+
 # ---------------------------------------------------------------------------------------------
 # Convolution and pooling on (channels, height, width) tensors
 

@@ -7,7 +7,7 @@ ops with signed weights use the center-radius form ``c' = W c + b``, ``r' = |W| 
 from __future__ import annotations
 
 from ..network.ops import (Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear,
-                           MaxPool2d, Reshape, Transpose)
+                           MaxPool2d, Reshape, SparseAffine, Transpose)
 from ..errors import UnsupportedError
 from ..sets.box import Box
 from ._apply import apply_flat
@@ -25,7 +25,7 @@ def monotone_box(op, xs: tuple[Box, ...], shapes) -> Box:
     return Box(lo, hi)
 
 
-@rule((Linear, Conv2d, ElementwiseAffine), Box, METHOD)
+@rule((Linear, Conv2d, ElementwiseAffine, SparseAffine), Box, METHOD)
 def signed_box(op, xs, shapes) -> Box:
     """``c' = op(c)``, ``r' = |op| r`` (:meth:`nnreach.network.ops.Op.magnitude`)."""
     x = xs[0]

@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
 from ..network.ops import (Activation, Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear,
-                           MaxPool2d, Op, Relu, Reshape, Transpose, sliding_windows)
+                           MaxPool2d, Op, Relu, Reshape, SparseAffine, Transpose, sliding_windows)
 from ..sets.star import Star
 from ._apply import apply_flat, linear_part
 from .registry import rule
@@ -102,8 +102,8 @@ DEFAULT = StarOptions()
 # Affine ops (both methods)
 
 
-@rule((Linear, ElementwiseAffine, Add, Concat, Reshape, Transpose, Conv2d, AvgPool2d), Star, APPROX)
-@rule((Linear, ElementwiseAffine, Add, Concat, Reshape, Transpose, Conv2d, AvgPool2d), Star, EXACT)
+@rule((Linear, ElementwiseAffine, Add, Concat, Reshape, Transpose, SparseAffine, Conv2d, AvgPool2d), Star, APPROX)
+@rule((Linear, ElementwiseAffine, Add, Concat, Reshape, Transpose, SparseAffine, Conv2d, AvgPool2d), Star, EXACT)
 def affine_star(op: Op, xs: tuple[Star, ...], shapes, options: StarOptions = DEFAULT) -> Star:
     """Exact image under an affine op; multi-input ops get stars over the same predicate."""
     x = xs[0]

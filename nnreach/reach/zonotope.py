@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network.ops import (Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear, MaxPool2d,
-                           Op, Reshape, Transpose, sliding_windows)
+                           Op, Reshape, SparseAffine, Transpose, sliding_windows)
 from ..sets.zonotope import Zonotope
 from ._apply import apply_flat, linear_part
 from .registry import rule
@@ -40,7 +40,7 @@ def linear_zono(op: Linear, xs, shapes) -> Zonotope:
     return affine_zono(op, xs, shapes)
 
 
-@rule((ElementwiseAffine, Add, Concat, Reshape, Transpose, Conv2d, AvgPool2d), Zonotope, METHOD)
+@rule((ElementwiseAffine, Add, Concat, Reshape, Transpose, SparseAffine, Conv2d, AvgPool2d), Zonotope, METHOD)
 def affine_zono(op: Op, xs: tuple[Zonotope, ...], shapes) -> Zonotope:
     """Any affine op: the center goes through the op, generators through its linear part."""
     center = apply_flat(op, [z.center[None] for z in xs], shapes)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from nnreach.network import ops
 
@@ -22,6 +23,8 @@ EXAMPLES: dict[type, list[Example]] = {
     ops.Concat: [(ops.Concat(1, 2), ((2, 3), (2, 2))), (ops.Concat(0, 3), ((2,), (1,), (3,)))],
     ops.Reshape: [(ops.Reshape((6,)), ((2, 3),))],
     ops.Transpose: [(ops.Transpose((2, 0, 1)), ((2, 3, 4),))],
+    ops.SparseAffine: [(ops.SparseAffine(sp.random(6, 4, density=0.5, random_state=11, data_rvs=_r(11).standard_normal),
+                                         _r(12).normal(size=6), (2, 3)), ((2, 2),))],
     ops.Conv2d: [(ops.Conv2d(_r(7).normal(size=(3, 2, 2, 2)), _r(8).normal(size=3), stride=(1, 2),
                              padding=(1, 0, 0, 1)), ((2, 4, 4),)),
                  (ops.Conv2d(_r(9).normal(size=(4, 1, 3, 3)), _r(10).normal(size=4), dilation=(2, 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from math import prod
 
 import numpy as np
+import scipy.sparse as sp
 
 from nnreach.network import INPUT, Network, ops
 
@@ -53,6 +54,27 @@ def residual(rng, activation: ops.Op) -> Network:
         ("a", w(4, 3), (INPUT,)), ("ra", activation, ("a",)),
         ("b", w(4, 3), (INPUT,)), ("rb", activation, ("b",)), ("rb2", w(4, 4), ("rb",)), ("rb3", activation, ("rb2",)),
         ("sum", ops.Add(), ("ra", "rb3")), ("cat", ops.Concat(0, 2), ("sum", "ra")), ("out", w(2, 8), ("cat",)),
+    ])
+
+
+def sparse_affine(rng, n_in: int, shape: tuple[int, ...], density: float = 0.3) -> ops.SparseAffine:
+    """A random sparse affine map of ``n_in`` entries to the per-sample ``shape`` (signed weights, offsets)."""
+    n = prod(shape)
+    m = sp.random(n, n_in, density=density, random_state=np.random.RandomState(int(rng.integers(2**31))),
+                  data_rvs=rng.standard_normal)
+    return ops.SparseAffine(m, rng.normal(size=n) * 0.5, shape)
+
+
+def structural(rng, activation: ops.Op) -> Network:
+    """(1, 5, 5) input -> sparse map to (2, 6, 6) (padding, picking, sums) -> conv 3x3 -> activation ->
+    sparse map to (7,) -> activation -> dense 3."""
+    return Network.sequential((1, 5, 5), [
+        sparse_affine(rng, 25, (2, 6, 6), density=0.08),
+        ops.Conv2d(rng.normal(size=(2, 2, 3, 3)) / 3, rng.normal(size=2) * 0.1),
+        activation,
+        sparse_affine(rng, 32, (7,)),
+        activation,
+        ops.Linear(rng.normal(size=(3, 7)), rng.normal(size=3)),
     ])
 
 

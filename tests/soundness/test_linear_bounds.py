@@ -65,9 +65,10 @@ def test_dense_networks(activation):
 
 
 @pytest.mark.parametrize("activation", networks.ACTIVATIONS, ids=lambda a: a.describe())
-def test_convolutional_and_residual_networks(activation):
+def test_convolutional_residual_and_structural_networks(activation):
     rng = np.random.default_rng(SEED)
-    for net in (networks.convolutional(rng, activation), networks.residual(rng, activation)):
+    for net in (networks.convolutional(rng, activation), networks.residual(rng, activation),
+                networks.structural(rng, activation)):
         _check(net, _boxes(rng, net.input_size, count=2), rng)
 
 
@@ -195,7 +196,7 @@ def test_forward_and_optimised_intermediate_bounds_are_sound(activation, mode):
     rng = np.random.default_rng(SEED)
     nets = [networks.dense(rng, activation, depth=3, width=8, n_in=4), networks.convolutional(rng, activation),
             networks.residual(rng, activation), networks.pooled(rng, activation, networks.POOLS[2]),
-            networks.pooled(rng, activation, networks.POOLS[2], pool_first=True)]
+            networks.pooled(rng, activation, networks.POOLS[2], pool_first=True), networks.structural(rng, activation)]
     for net in nets:
         _check(net, _boxes(rng, net.input_size, count=2), rng, compute=MODES[mode])
     net = nets[0]

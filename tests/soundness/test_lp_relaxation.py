@@ -29,6 +29,7 @@ def _kinds(rng):
     for act in (ops.Relu(), ops.Tanh()):
         yield f"conv {act.describe()}", networks.convolutional(rng, act)
         yield f"residual {act.describe()}", networks.residual(rng, act)
+        yield f"structural {act.describe()}", networks.structural(rng, act)
     yield "batch norm", Network.sequential((3,), [
         ops.Linear(rng.normal(size=(4, 3)), rng.normal(size=4)), ops.ElementwiseAffine(rng.uniform(0.5, 2, 4), rng.normal(size=4)),
         ops.Sigmoid(), ops.Linear(rng.normal(size=(2, 4)), rng.normal(size=2))])
