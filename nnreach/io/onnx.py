@@ -557,6 +557,31 @@ def _conv(g, node, attrs, args):
     return _spatial(g, _label(node), op, x)
 
 
+def _conv_transpose(g, node, attrs, args):
+    """ConvTranspose: the transpose of the convolution that maps its output shape back to its input
+    (same weight, strides, pads, dilations and groups), one sparse matrix, plus the bias."""
+    x = _rank4(_tensor(args[0]))
+    w = _const(args[1], "ConvTranspose weight")            # (C_in, C_out / group, kh, kw)
+    if w.ndim != 4:
+        raise UnsupportedError(f"only 2-D transposed convolution is supported, got a weight of shape {w.shape}")
+    groups = int(attrs.get("group", 1))
+    c_out = w.shape[1] * groups
+    bias = _const(args[2], "ConvTranspose bias") if len(args) > 2 and args[2] is not None else np.zeros(c_out)
+    stride = tuple(int(v) for v in attrs.get("strides", (1, 1)))
+    dilation = tuple(int(v) for v in attrs.get("dilations", (1, 1)))
+    extra = tuple(int(v) for v in attrs.get("output_padding", (0, 0)))
+    if attrs.get("auto_pad", "NOTSET") != "NOTSET" or "output_shape" in attrs:
+        raise UnsupportedError("ConvTranspose with auto_pad or output_shape (explicit pads only)")
+    t, l, b, r = (int(v) for v in attrs.get("pads", (0, 0, 0, 0)))
+    size = [s * (n - 1) + e + (k - 1) * d + 1 - p0 - p1
+            for n, s, e, k, d, p0, p1 in zip(x.shape[2:], stride, extra, w.shape[2:], dilation, (t, l), (b, r))]
+    forward = Conv2d(w, np.zeros(w.shape[0]), stride, (t, l, b, r), dilation, groups)
+    out_shape = (c_out, *size)
+    if min(size) < 1 or forward.output_shape(out_shape) != tuple(x.shape[1:]):
+        raise InputError(f"ConvTranspose output shape {out_shape} does not fit the input {x.shape}")
+    matrix = forward.matrices(out_shape)[1]
+    return g.emit(_label(node), SparseAffine(matrix, np.repeat(np.asarray(bias, np.float64), prod(size)), out_shape), [x])
+
 def _pool_geometry(attrs, x: _Tensor):
     kernel = tuple(int(k) for k in attrs["kernel_shape"])
     if len(kernel) != 2:
@@ -753,6 +778,7 @@ _CONVERTERS: dict[str, _Converter] = {
     "Clip": _clip,
     "HardSigmoid": _hard_sigmoid,
     "Conv": _conv,
+    "ConvTranspose": _conv_transpose,
     "BatchNormalization": _batch_norm,
     "MaxPool": _max_pool,
     "AveragePool": _average_pool,

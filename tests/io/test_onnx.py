@@ -370,6 +370,14 @@ CASES: dict[str, Callable[[np.random.Generator], onnx.ModelProto]] = {
     "upsample_opset9": lambda r: _model(
         [_n("Upsample", ["x", "scales"], "u"), _n("Relu", ["u"])], [1, 2, 3, 2],
         {"scales": np.array([1, 1, 2, 3], np.float32)}, opset=9),
+    **{f"conv_transpose_{k}": (lambda a, cin, cout, g: lambda r: _model(
+        [_n("ConvTranspose", ["x", "W", "B"], "c", **a), _n("Relu", ["c"])], [1, cin, 4, 3],
+        {"W": _w(r, cin, cout // g, 3, 2), "B": _w(r, cout)}))(a, cin, cout, g) for k, (a, cin, cout, g) in {
+        "plain": ({}, 2, 3, 1),
+        "strides_pads": ({"strides": [2, 3], "pads": [1, 0, 0, 1]}, 2, 3, 1),
+        "output_padding_dilations": ({"strides": [2, 2], "output_padding": [1, 0], "dilations": [2, 1]}, 2, 2, 1),
+        "groups": ({"group": 2, "strides": [2, 1], "pads": [0, 1, 1, 0]}, 4, 6, 2),
+    }.items()},
     "structural_constants_folded": lambda r: _model(
         [_n("Slice", ["W0", "st", "en"], "W1"), _n("Pad", ["W1", "pads"], "W2"), _n("Expand", ["b0", "bs"], "b1"),
          _n("ReduceSum", ["b1", "ax"], "b2", keepdims=0),
@@ -506,6 +514,8 @@ REJECTED_NODES = {  # node, initializers, input shape, expected message
     "resize_linear": (_n("Resize", ["x", "", "s"], mode="linear"), {"s": np.array([1, 1, 2, 2], np.float32)},
                       [1, 1, 2, 2], "Resize mode 'linear' \\(nearest only\\)"),
     "pad_mode": (_n("Pad", ["x", "p"], mode="mirror"), {"p": np.array([0, 1, 0, 1])}, [1, 2], "Pad mode 'mirror'"),
+    "conv_transpose_output_shape": (_n("ConvTranspose", ["x", "W"], output_shape=[5, 5]),
+                                    {"W": np.ones((1, 1, 2, 2), np.float32)}, [1, 1, 4, 4], "explicit pads only"),
 }
 
 
