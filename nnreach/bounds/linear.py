@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Linear, MaxPool2d
+from ..network.ops import Activation, Linear, MaxPool2d, SparseAffine
 from ..reach.relax import crosses_breakpoint
 from ..reach.star import pool_windows
 from .relaxations import PoolRelaxation, Relaxation, max_pool_exact, relax, relax_max_pool
@@ -316,9 +316,9 @@ def _interval_through(op, l, u, in_shape):
         return op.forward(l), op.forward(u)
     if isinstance(op, MaxPool2d):  # non-decreasing in every entry
         return tuple(op.forward(v.reshape(-1, *in_shape)).reshape(v.shape[0], -1) for v in (l, u))
-    if isinstance(op, Linear) and len(in_shape) == 1:
-        mid, rad = (l + u) / 2, (u - l) / 2
-        c, r = op.forward(mid), rad @ np.abs(op.weight).T
+    if isinstance(op, Linear) and len(in_shape) == 1 or isinstance(op, SparseAffine):
+        mid, rad = ((v.reshape(-1, *in_shape) for v in ((l + u) / 2, (u - l) / 2)))
+        c, r = op.forward(mid).reshape(len(l), -1), op.magnitude().forward(rad).reshape(len(l), -1)
         return c - r, c + r
     return None
 

@@ -25,6 +25,20 @@ import scipy.sparse as sp
 from ..sets._array import frozen
 
 
+_DERIVED: "weakref.WeakKeyDictionary[Op, dict]" = weakref.WeakKeyDictionary()
+"""What each op derives once, by key: its ``"magnitude"`` (interval bounds push radii through it on
+every call: measured 0.58 s of 0.62 s for a 8192x2048 layer), a convolution's sparse matrices by input
+shape."""
+
+
+def derived(op: "Op", key, make):
+    """``make()``, computed once per op and key (ops are immutable)."""
+    cache = _DERIVED.setdefault(op, {})
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
+
+
 def _param(x, dtype) -> np.ndarray:
     return x if x.dtype == dtype else x.astype(dtype)
 
@@ -97,7 +111,7 @@ class Linear(Op):
         return f"Linear {self.weight.shape[1]} -> {self.weight.shape[0]}"
 
     def magnitude(self):
-        return Linear(np.abs(self.weight), np.zeros_like(self.bias))
+        return derived(self, "magnitude", lambda: Linear(np.abs(self.weight), np.zeros_like(self.bias)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -279,7 +293,7 @@ class SparseAffine(Op):
         return f"SparseAffine {self.matrix.shape[1]} -> {self.shape} ({self.matrix.nnz} entries)"
 
     def magnitude(self):
-        return SparseAffine(abs(self.matrix), np.zeros_like(self.offset), self.shape)
+        return derived(self, "magnitude", lambda: SparseAffine(abs(self.matrix), np.zeros_like(self.offset), self.shape))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,10 +369,7 @@ class Conv2d(Op):
         """The linear part as sparse matrices ``(M, M.T)``, ``M`` of shape (n_out, n_in) on flattened
         (C, H, W) tensors, built once per input shape: with many rows, a sparse product beats sliding
         windows by the kernel's size in memory traffic."""
-        cache = _CONV_CACHE.setdefault(self, {})
-        if in_shape not in cache:
-            cache[in_shape] = _conv_matrix(self, in_shape)
-        return cache[in_shape]
+        return derived(self, in_shape, lambda: _conv_matrix(self, in_shape))
 
     def forward(self, x):
         if x.shape[0] >= SPARSE_BATCH:
@@ -403,19 +414,14 @@ class Conv2d(Op):
     def magnitude(self):
         """Built once per convolution, so that its sparse matrices are too (interval bounds push
         radii through it on every call)."""
-        cache = _CONV_CACHE.setdefault(self, {})
-        if "magnitude" not in cache:
-            cache["magnitude"] = Conv2d(np.abs(self.weight), np.zeros_like(self.bias), self.stride, self.padding,
-                                        self.dilation, self.groups)
-        return cache["magnitude"]
+        return derived(self, "magnitude", lambda: Conv2d(np.abs(self.weight), np.zeros_like(self.bias), self.stride,
+                                                         self.padding, self.dilation, self.groups))
 
 
 SPARSE_BATCH = 16
 """Batches from this size on go through :meth:`Conv2d.matrices` (measured on CIFAR conv nets: 10x
 faster for a 2048-row back-substitution through a 4x4 stride-2 convolution)."""
 
-_CONV_CACHE: "weakref.WeakKeyDictionary[Conv2d, dict]" = weakref.WeakKeyDictionary()
-"""What each convolution derives once: its sparse matrices by input shape, its ``"magnitude"``."""
 
 
 def _conv_matrix(op: Conv2d, in_shape: tuple[int, int, int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:

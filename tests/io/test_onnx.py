@@ -531,3 +531,22 @@ def test_module_does_not_import_onnxruntime():
     code = "import sys, nnreach.io.onnx; sys.exit('onnxruntime' in sys.modules)"
     root = Path(__file__).resolve().parents[2]
     assert subprocess.run([sys.executable, "-c", code], cwd=root).returncode == 0
+
+
+def test_large_sparse_weights_stay_sparse_and_compute_what_onnxruntime_computes():
+    """A 1024x1024 Gemm weight at 0.5% density becomes a sparse map; a dense one of the same size and
+    a small sparse one stay Linear."""
+    from nnreach.io.onnx import SPARSE_SIZE
+    from nnreach.network import Linear, SparseAffine
+    r = np.random.default_rng(SEED)
+    sparse = np.where(r.random((1024, 1024)) < 0.005, r.normal(size=(1024, 1024)), 0).astype(np.float32)
+    assert sparse.size >= SPARSE_SIZE
+    model = _model([_n("Gemm", ["x", "W1", "b1"], "h", transB=1), _n("Relu", ["h"], "r"),
+                    _n("Gemm", ["r", "W2", "b2"], "s", transB=1), _n("Relu", ["s"], "t"), _n("MatMul", ["t", "W3"])],
+                   [1, 3], {"W1": _w(r, 1024, 3), "b1": _w(r, 1024), "W2": sparse, "b2": _w(r, 1024),
+                            "W3": _w(r, 1024, 2)})
+    net = assert_matches_reference(model)
+    kinds = [type(n.op) for n in net.nodes if isinstance(n.op, (Linear, SparseAffine))]
+    assert kinds == [Linear, SparseAffine, Linear]
+    dense = _model([_n("Gemm", ["x", "W"], transB=1)], [1, 1024], {"W": _w(r, 1024, 1024)})
+    assert isinstance(onnx_to_network(dense).nodes[0].op, Linear)
