@@ -149,6 +149,9 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     _conformal_options(p)
 
 
+_MODEL_HELP = "network file: .onnx, .nnet or NNV .mat, or any of them gzip-compressed (.onnx.gz)"
+
+
 def _parser() -> argparse.ArgumentParser:
     from .verify.api import METHODS
 
@@ -159,12 +162,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("verify", help="check a property (VNN-LIB) of a model (ONNX, .nnet, .mat)")
-    v.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
-    v.add_argument("spec", help="property file in VNN-LIB 1.0")
+    v.add_argument("model", help=_MODEL_HELP)
+    v.add_argument("spec", help="property file in VNN-LIB 1.0 (.vnnlib, or gzip-compressed .vnnlib.gz)")
     _verify_options(v, METHODS)
 
     rb = sub.add_parser("robust", help="check L-inf robustness of a classifier around an image, no VNN-LIB needed")
-    rb.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
+    rb.add_argument("model", help=_MODEL_HELP)
     rb.add_argument("--image", required=True, metavar="PATH",
                     help="the input point: .npy, .png/.jpg, or numbers in a text file (see nnreach.io.image)")
     rb.add_argument("--eps", type=_seconds, required=True, metavar="E", help="L-inf radius (after --scale)")
@@ -183,13 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     _verify_options(rb, METHODS)
 
     i = sub.add_parser("info", help="print the layers and shapes of a model")
-    i.add_argument("model")
+    i.add_argument("model", help=_MODEL_HELP)
 
     from .reach.propagate import REACH_METHODS
 
     r = sub.add_parser("reach", help="compute the output set of a model for a property's input box")
-    r.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
-    r.add_argument("spec", help="VNN-LIB file whose input box (the first, if several) is used")
+    r.add_argument("model", help=_MODEL_HELP)
+    r.add_argument("spec", help="VNN-LIB file (.vnnlib or .vnnlib.gz) whose input box (the first, if several) is used")
     r.add_argument("--method", default="zono", choices=sorted(REACH_METHODS),
                    help="reachability method (conformal: a probabilistic set, not a sound one)")
     r.add_argument("--seed", type=int, default=0, help="conformal: seed of the samples")
@@ -256,12 +259,12 @@ def _load(args):
     """The model of ``args.model``; for ``--method conformal``, an ONNX model whose operators nnreach
     does not support is run by onnxruntime alone (:class:`nnreach.io.runtime.RuntimeModel`)."""
     from .errors import UnsupportedError
-    from .io import load_model
+    from .io import load_model, model_format
 
     try:
         return load_model(args.model)
     except UnsupportedError as e:
-        if getattr(args, "method", None) != "conformal" or not str(args.model).lower().endswith(".onnx"):
+        if getattr(args, "method", None) != "conformal" or model_format(args.model) != ".onnx":
             raise
         from .io.runtime import RuntimeModel
 
