@@ -185,8 +185,9 @@ def _parser() -> argparse.ArgumentParser:
     clip.add_argument("--no-clip", action="store_true", help="do not clip the ball to a picture's pixel range")
     _verify_options(rb, METHODS)
 
-    i = sub.add_parser("info", help="print the layers and shapes of a model")
+    i = sub.add_parser("info", help="print the layers and shapes of a model (and check that a property fits it)")
     i.add_argument("model", help=_MODEL_HELP)
+    i.add_argument("spec", nargs="?", help="VNN-LIB file (.vnnlib or .vnnlib.gz) to read and check against the model")
 
     from .reach.propagate import REACH_METHODS
 
@@ -278,7 +279,19 @@ def _cmd_info(args) -> int:
     net = load_model(args.model)
     print(net.summary())
     print(f"inputs {net.input_size}, outputs {net.output_size}, nodes {len(net.nodes)}")
+    if args.spec:
+        from .io.vnnlib import read_vnnlib
+        from .verify.problem import Problem
+
+        props = read_vnnlib(args.spec)
+        Problem(net, tuple(props))  # InputError when the property's sizes do not fit the model
+        print(_spec_line(args.spec, props))
     return EXIT_OK
+
+
+def _spec_line(path: str, props) -> str:
+    """What ``verify`` and ``info`` say about the property file ``path`` that holds ``props``."""
+    return f"spec {path}: {len(props)} input region(s), {sum(len(p.unsafe) for p in props)} unsafe polytope(s)"
 
 
 def _cmd_reach(args) -> int:
@@ -391,7 +404,7 @@ def _cmd_verify(args) -> int:
     props = read_vnnlib(args.spec)
     problem = Problem(net, tuple(props), str(args.model))
     _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
-    _say(args, f"spec {args.spec}: {len(props)} input region(s), {sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
+    _say(args, _spec_line(args.spec, props))
     return _decide(problem, args, start, _time_limit(args))
 
 
