@@ -149,6 +149,9 @@ def _verify_options(p: argparse.ArgumentParser, methods) -> None:
     _conformal_options(p)
 
 
+_MODEL_HELP = "network file: .onnx, .nnet or NNV .mat, or any of them gzip-compressed (.onnx.gz)"
+
+
 def _parser() -> argparse.ArgumentParser:
     from .verify.api import METHODS
 
@@ -159,12 +162,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser("verify", help="check a property (VNN-LIB) of a model (ONNX, .nnet, .mat)")
-    v.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
-    v.add_argument("spec", help="property file in VNN-LIB 1.0")
+    v.add_argument("model", help=_MODEL_HELP)
+    v.add_argument("spec", help="property file in VNN-LIB 1.0 (.vnnlib, or gzip-compressed .vnnlib.gz)")
     _verify_options(v, METHODS)
 
     rb = sub.add_parser("robust", help="check L-inf robustness of a classifier around an image, no VNN-LIB needed")
-    rb.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
+    rb.add_argument("model", help=_MODEL_HELP)
     rb.add_argument("--image", required=True, metavar="PATH",
                     help="the input point: .npy, .png/.jpg, or numbers in a text file (see nnreach.io.image)")
     rb.add_argument("--eps", type=_seconds, required=True, metavar="E", help="L-inf radius (after --scale)")
@@ -182,14 +185,15 @@ def _parser() -> argparse.ArgumentParser:
     clip.add_argument("--no-clip", action="store_true", help="do not clip the ball to a picture's pixel range")
     _verify_options(rb, METHODS)
 
-    i = sub.add_parser("info", help="print the layers and shapes of a model")
-    i.add_argument("model")
+    i = sub.add_parser("info", help="print the layers and shapes of a model (and check that a property fits it)")
+    i.add_argument("model", help=_MODEL_HELP)
+    i.add_argument("spec", nargs="?", help="VNN-LIB file (.vnnlib or .vnnlib.gz) to read and check against the model")
 
     from .reach.propagate import REACH_METHODS
 
     r = sub.add_parser("reach", help="compute the output set of a model for a property's input box")
-    r.add_argument("model", help="network file: .onnx, .nnet or NNV .mat")
-    r.add_argument("spec", help="VNN-LIB file whose input box (the first, if several) is used")
+    r.add_argument("model", help=_MODEL_HELP)
+    r.add_argument("spec", help="VNN-LIB file (.vnnlib or .vnnlib.gz) whose input box (the first, if several) is used")
     r.add_argument("--method", default="zono", choices=sorted(REACH_METHODS),
                    help="reachability method (conformal: a probabilistic set, not a sound one)")
     r.add_argument("--seed", type=int, default=0, help="conformal: seed of the samples")
@@ -256,12 +260,12 @@ def _load(args):
     """The model of ``args.model``; for ``--method conformal``, an ONNX model whose operators nnreach
     does not support is run by onnxruntime alone (:class:`nnreach.io.runtime.RuntimeModel`)."""
     from .errors import UnsupportedError
-    from .io import load_model
+    from .io import load_model, model_format
 
     try:
         return load_model(args.model)
     except UnsupportedError as e:
-        if getattr(args, "method", None) != "conformal" or not str(args.model).lower().endswith(".onnx"):
+        if getattr(args, "method", None) != "conformal" or model_format(args.model) != ".onnx":
             raise
         from .io.runtime import RuntimeModel
 
@@ -275,7 +279,19 @@ def _cmd_info(args) -> int:
     net = load_model(args.model)
     print(net.summary())
     print(f"inputs {net.input_size}, outputs {net.output_size}, nodes {len(net.nodes)}")
+    if args.spec:
+        from .io.vnnlib import read_vnnlib
+        from .verify.problem import Problem
+
+        props = read_vnnlib(args.spec)
+        Problem(net, tuple(props))  # InputError when the property's sizes do not fit the model
+        print(_spec_line(args.spec, props))
     return EXIT_OK
+
+
+def _spec_line(path: str, props) -> str:
+    """What ``verify`` and ``info`` say about the property file ``path`` that holds ``props``."""
+    return f"spec {path}: {len(props)} input region(s), {sum(len(p.unsafe) for p in props)} unsafe polytope(s)"
 
 
 def _cmd_reach(args) -> int:
@@ -388,7 +404,7 @@ def _cmd_verify(args) -> int:
     props = read_vnnlib(args.spec)
     problem = Problem(net, tuple(props), str(args.model))
     _say(args, f"model {args.model}: {net.input_size} inputs, {net.output_size} outputs, {len(net.nodes)} nodes")
-    _say(args, f"spec {args.spec}: {len(props)} input region(s), {sum(len(p.unsafe) for p in props)} unsafe polytope(s)")
+    _say(args, _spec_line(args.spec, props))
     return _decide(problem, args, start, _time_limit(args))
 
 

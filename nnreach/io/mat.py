@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import os
 import zlib
 from typing import Callable
@@ -30,7 +31,7 @@ from scipy.io.matlab import MatReadError
 from ..errors import InputError, UnsupportedError
 from ..network.graph import INPUT, Network
 from ..network.ops import Clip, Linear, Op, Relu, Sigmoid, Tanh
-from . import check_readable
+from . import check_readable, read_file
 
 ACTIVATION_NAMES: dict[str, Callable[[], Op] | None] = {
     "relu": Relu, "poslin": Relu,
@@ -74,7 +75,7 @@ def load_mat(path: str | os.PathLike) -> Network:
 
 def _loadmat(path) -> dict:
     try:
-        return scipy.io.loadmat(str(path))
+        return scipy.io.loadmat(io.BytesIO(read_file(path, "NNV .mat model")))
     except NotImplementedError:
         raise InputError(f"{path}: MATLAB v7.3 (HDF5) .mat files are not supported; "
                          "re-save it in MATLAB with save(..., '-v7')") from None

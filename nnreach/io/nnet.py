@@ -35,7 +35,7 @@ import numpy as np
 from ..errors import InputError
 from ..network.graph import INPUT, Network
 from ..network.ops import ElementwiseAffine, Linear, Op, Relu
-from . import check_readable
+from . import check_readable, read_file
 
 _SEPARATORS = re.compile(r"[,\s]+")
 
@@ -138,10 +138,7 @@ class _Reader:
 
     def __init__(self, path: Path):
         self.path = path
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            raise InputError(f"cannot read .nnet model {path}: {e.strerror}") from None
+        text = read_file(path, ".nnet model").decode("utf-8", errors="replace")
         self._lines = self._data_lines(text)
         self._n_lines = len(text.splitlines())
         self._last = 0

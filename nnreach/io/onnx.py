@@ -957,15 +957,22 @@ def _check_finite(net: Network, source: str) -> None:
 
 
 def load_onnx(path: str | os.PathLike) -> Network:
-    """Load an ``.onnx`` file as a :class:`Network` (see :func:`onnx_to_network`).
+    """Load an ``.onnx`` file, or a gzip-compressed ``.onnx.gz``, as a :class:`Network` (see
+    :func:`onnx_to_network`).
 
     Raises:
-        InputError: the file is missing, unreadable, not an ONNX protobuf, or invalid.
+        InputError: the file is missing, unreadable, not valid gzip, not an ONNX protobuf, or invalid.
         UnsupportedError: the model uses something nnreach cannot represent.
     """
+    from onnx.external_data_helper import load_external_data_for_model
+
+    from . import read_file
+
     p = check_readable(path, "ONNX model")
+    data = read_file(p, "ONNX model")
     try:
-        model = onnx.load(p)
+        model = onnx.load_model_from_string(data)
+        load_external_data_for_model(model, str(p.parent))  # as onnx.load(p) does
     except Exception as e:  # protobuf raises assorted types on garbage input
         reason = " ".join(str(e).split()) or type(e).__name__
         raise InputError(f"{p}: not a readable ONNX model: {reason}") from None

@@ -40,6 +40,7 @@ class RuntimeModel:
         import onnx
 
         from ..verify.check import _session
+        from . import read_file
 
         sess = _session(str(path))
         if sess is None:
@@ -52,7 +53,7 @@ class RuntimeModel:
             if any(not isinstance(d, int) for d in dims[1:]):
                 raise InputError(f"{path}: the {what} {arg.name!r} has symbolic axes {dims}")
             sizes.append(prod(dims[1:]) if dims else 1)
-        ops = tuple(n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node)
+        ops = tuple(n.op_type for n in onnx.load_model_from_string(read_file(path, "ONNX model")).graph.node)
         return cls(str(path), sizes[0], sizes[1], ops)
 
     @property

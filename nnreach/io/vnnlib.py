@@ -46,6 +46,7 @@ from ..errors import InputError, UnsupportedError
 from ..sets.box import Box
 from ..sets.polytope import HPolytope
 from ..verify.problem import Property
+from . import read_file
 
 __all__ = ["parse_vnnlib", "read_vnnlib"]
 
@@ -435,13 +436,11 @@ def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
 
 
 def read_vnnlib(path: str | os.PathLike) -> list[Property]:
-    """Read a VNN-LIB 1.0 property file; see :func:`parse_vnnlib`."""
+    """Read a VNN-LIB 1.0 property file, or a gzip-compressed ``.vnnlib.gz``; see :func:`parse_vnnlib`."""
     name = os.fspath(path)
+    data = read_file(name, "VNN-LIB file")
     try:
-        with open(name, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as err:
-        raise InputError(f"cannot read VNN-LIB file {name}: {err.strerror or err}") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{name}: not a text file (byte {err.start} is not valid UTF-8)") from None
     return parse_vnnlib(text, source=name)

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..io import is_gzip, model_format, read_file
 from ..sets.box import Box
 from .problem import Problem
 from .result import Counterexample
@@ -33,14 +34,16 @@ def float32_inside(x: np.ndarray, box: Box) -> np.ndarray | None:
 
 @lru_cache(maxsize=8)
 def _session(model_path: str):
-    """An onnxruntime session for the model, or None when onnxruntime cannot load it."""
+    """An onnxruntime session for the model (a gzip-compressed one decompressed in memory: onnxruntime
+    opens only plain files), or None when onnxruntime cannot load it."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 4
     try:
-        return ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+        model = read_file(model_path, "ONNX model") if is_gzip(model_path) else model_path
+        return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types for models it cannot run
         print(f"nnreach: warning: onnxruntime cannot load {model_path} ({str(e).splitlines()[0][:200]}); "
               "counterexamples are checked by nnreach's own forward pass", file=sys.stderr)
@@ -86,7 +89,7 @@ def confirm(problem: Problem, index: int, x: np.ndarray) -> Counterexample | Non
     # the float32 model then runs on its nearest float32 rounding, as any caller of the model would.
     x = x if inside32 is None else inside32
     path = problem.model_path
-    y = run_onnxruntime(path, x[None]) if path is not None and path.lower().endswith(".onnx") else None
+    y = run_onnxruntime(path, x[None]) if path is not None and model_format(path) == ".onnx" else None
     if y is not None:
         return Counterexample(x, y[0], index, "onnxruntime") if prop.is_unsafe(y)[0] else None
     y32 = problem.network.forward(x[None].astype(np.float32), dtype=np.float32)[0].astype(np.float64)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..io import model_format
 from ..network.graph import Network
 from ..reach.conformal import Calibration, Evaluate, Visit, calibrate
 from ..sets.box import Box
@@ -39,7 +40,7 @@ NAME = "conformal"
 def model_evaluator(network: Network, model_path: str | None) -> Evaluate:
     """The model on batches as it is executed: onnxruntime for an ONNX model file it loads, else
     ``network``'s forward pass (float64)."""
-    if model_path is not None and model_path.lower().endswith(".onnx"):
+    if model_path is not None and model_format(model_path) == ".onnx":
         if run_onnxruntime(model_path, np.zeros((1, network.input_size))) is not None:
             return lambda x: run_onnxruntime(model_path, x)
     return network.forward
