@@ -562,10 +562,19 @@ def _spatial(g: _Graph, name: str, op: Op, x: _Tensor) -> _Tensor:
 
 
 def _conv(g, node, attrs, args):
-    x = _rank4(_tensor(args[0]))
-    w = _const(args[1], "Conv weight")
+    x, w = _tensor(args[0]), _const(args[1], "Conv weight")
+    if len(x.shape) == 3 and w.ndim == 3:                  # 1-D: a 2-D convolution of height 1
+        one_d = {"strides": [1, *attrs.get("strides", [1])], "dilations": [1, *attrs.get("dilations", [1])],
+                 "auto_pad": attrs.get("auto_pad", "NOTSET")}
+        begin, end = attrs.get("pads", (0, 0))
+        one_d["pads"] = [0, begin, 0, end]
+        name = _label(node)
+        x2 = g.reshape_to(x, (x.shape[0], x.shape[1], 1, x.shape[2]), f"{name}/2d")
+        y = _conv(g, node, {**attrs, **one_d}, [x2, w[:, :, None, :], *args[2:]])
+        return g.reshape_to(y, (y.shape[0], y.shape[1], y.shape[3]), f"{name}/1d")
+    x = _rank4(x)
     if w.ndim != 4:
-        raise UnsupportedError(f"only 2-D convolution is supported, got a weight of shape {w.shape}")
+        raise UnsupportedError(f"only 1-D and 2-D convolution are supported, got a weight of shape {w.shape}")
     bias = _const(args[2], "Conv bias") if len(args) > 2 and args[2] is not None else np.zeros(w.shape[0])
     stride = tuple(attrs.get("strides", (1, 1)))
     dilation = tuple(attrs.get("dilations", (1, 1)))

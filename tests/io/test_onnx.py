@@ -370,6 +370,11 @@ CASES: dict[str, Callable[[np.random.Generator], onnx.ModelProto]] = {
     "upsample_opset9": lambda r: _model(
         [_n("Upsample", ["x", "scales"], "u"), _n("Relu", ["u"])], [1, 2, 3, 2],
         {"scales": np.array([1, 1, 2, 3], np.float32)}, opset=9),
+    "conv_1d": lambda r: _model(
+        [_n("Conv", ["x", "W", "B"], "c", strides=[2], pads=[1, 2], dilations=[2], group=2), _n("Relu", ["c"], "r"),
+         _n("Conv", ["r", "V"])], [1, 4, 9], {"W": _w(r, 6, 2, 3), "B": _w(r, 6), "V": _w(r, 2, 6, 2)}),
+    "conv_1d_same_padding": lambda r: _model(
+        [_n("Conv", ["x", "W"], auto_pad="SAME_UPPER", strides=[2])], [1, 2, 7], {"W": _w(r, 3, 2, 4)}),
     **{f"conv_transpose_{k}": (lambda a, cin, cout, g: lambda r: _model(
         [_n("ConvTranspose", ["x", "W", "B"], "c", **a), _n("Relu", ["c"])], [1, cin, 4, 3],
         {"W": _w(r, cin, cout // g, 3, 2), "B": _w(r, cout)}))(a, cin, cout, g) for k, (a, cin, cout, g) in {
@@ -501,7 +506,7 @@ REJECTED_NODES = {  # node, initializers, input shape, expected message
     "unsqueeze": (_n("Unsqueeze", ["x", "a"]), {"a": np.array([0])}, [1, 2, 3], "moves the batch axis"),
     "matmul": (_n("MatMul", ["x", "W"]), {"W": np.ones((2, 3, 3), np.float32)}, [1, 2, 3], "batched weight"),
     "gemm": (_n("Gemm", ["x", "W"], transA=1), {"W": np.ones((1, 3), np.float32)}, [1, 3], "transA=1"),
-    "conv1d": (_n("Conv", ["x", "W"]), {"W": np.ones((2, 2, 2), np.float32)}, [1, 2, 3], "only 2-D"),
+    "conv3d": (_n("Conv", ["x", "W"]), {"W": np.ones((2, 2, 2, 2, 2), np.float32)}, [1, 2, 3, 3, 3], "only 2-D"),
     "add": (_n("Add", ["x", "c"]), {"c": np.ones((4, 1, 1), np.float32)}, [1, 2, 3], "broadcast the tensor"),
     "gather_computed_indices": (_n("Gather", ["c", "x"]), {"c": np.ones(3, np.float32)}, [1, 2],
                                 "the data input of Gather must be computed from the network input"),
