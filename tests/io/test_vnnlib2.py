@@ -10,8 +10,9 @@ import pytest
 from nnreach.errors import InputError, UnsupportedError
 from nnreach.io.vnnlib import parse_vnnlib
 from nnreach.io.vnnlib2 import parse_vnnlib2, read_vnnlib2
+from tests.conftest import REPO
 
-STANDARD_EXAMPLES = Path("/work/shared/vnnlib2/syntax/test")
+STANDARD_EXAMPLES = REPO.parent / "shared" / "vnnlib2" / "syntax" / "test"  # the standard, beside the benchmarks
 
 BOX = "(assert (and (>= X[0,0] 0.0) (<= X[0,0] 1.0) (>= X[0,1] -1.0) (<= X[0,1] 2.0)))\n"
 
