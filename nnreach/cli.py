@@ -163,7 +163,8 @@ def _parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="check a property (VNN-LIB) of a model (ONNX, .nnet, .mat)")
     v.add_argument("model", help=_MODEL_HELP)
-    v.add_argument("spec", help="property file in VNN-LIB 1.0 (.vnnlib, or gzip-compressed .vnnlib.gz)")
+    v.add_argument("spec", help="property file in VNN-LIB 1.0, or a VNN-LIB 2.0 query over one network "
+                                "(.vnnlib, or gzip-compressed .vnnlib.gz)")
     _verify_options(v, METHODS)
 
     rb = sub.add_parser("robust", help="check L-inf robustness of a classifier around an image, no VNN-LIB needed")
@@ -229,6 +230,10 @@ def _parser() -> argparse.ArgumentParser:
     from .nncs.cli import add_arguments as _nncs_arguments
 
     _nncs_arguments(sub.add_parser("nncs", help="verify a closed loop (plant + network controller) from a TOML file"))
+    # listed for --help only: main passes `nnreach vnnlib ...` to nnreach.verifier_interface unparsed
+    sub.add_parser("vnnlib", add_help=False,
+                   help="the VNN-LIB 2.0 standard verifier interface: verify QUERY --network NAME=PATH, "
+                        "supports CAPABILITY, --name, --version (see nnreach vnnlib --help)")
     return p
 
 
@@ -650,6 +655,11 @@ def _cmd_nncs(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["vnnlib"]:  # the standard interface parses its own arguments and reports its own errors
+        from .verifier_interface import main as standard_main
+
+        return standard_main(argv[1:])
     try:
         args = _parser().parse_args(argv)
         commands = {"verify": _cmd_verify, "robust": _cmd_robust, "info": _cmd_info, "reach": _cmd_reach,

@@ -986,3 +986,16 @@ def load_onnx(path: str | os.PathLike) -> Network:
         reason = " ".join(str(e).split()) or type(e).__name__
         raise InputError(f"{p}: not a readable ONNX model: {reason}") from None
     return onnx_to_network(model, str(p))
+
+
+def supported_operators() -> list[str]:
+    """The ONNX operators :func:`load_onnx` reads, sorted: those it converts on computed tensors and
+    those it computes on constants."""
+    return sorted(set(_CONVERTERS) | set(_FOLD))
+
+
+def supported_opsets() -> tuple[int, int]:
+    """The ONNX opset versions (oldest, newest) :func:`load_onnx` reads: the converters take both the
+    attribute forms of early opsets and the input forms of later ones, up to the newest opset of
+    the installed ``onnx`` package."""
+    return 1, onnx.defs.onnx_opset_version()

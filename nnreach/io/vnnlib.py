@@ -1,4 +1,4 @@
-"""Reader for VNN-LIB 1.0 property files.
+"""Reader for VNN-LIB 1.0 property files (2.0 queries are passed on to :mod:`nnreach.io.vnnlib2`).
 
 A VNN-LIB file declares the network's inputs ``X_0 .. X_{n-1}`` and outputs ``Y_0 .. Y_{m-1}`` and
 asserts constraints on them. It describes the *unsafe* set: the property is violated when some
@@ -17,8 +17,10 @@ Supported:
 
 Unsupported (:class:`~nnreach.errors.UnsupportedError`): constraints that mix inputs and outputs,
 linear constraints over several inputs, nonlinear products, ``not`` / ``=>`` and other operators,
-sorts other than ``Real``, commands other than ``declare-const`` and ``assert``, and VNN-LIB 2.0
-files (``vnnlib-version``, ``declare-network``, typed declarations).
+sorts other than ``Real``, commands other than ``declare-const`` and ``assert``.
+
+VNN-LIB 2.0 queries (a file with ``vnnlib-version`` or ``declare-network``) are read by
+:mod:`nnreach.io.vnnlib2`, which brings them to the same normal form and properties.
 
 Example:
     >>> props = parse_vnnlib('''
@@ -38,7 +40,7 @@ import itertools
 import math
 import os
 import re
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -60,8 +62,7 @@ _NUMERIC_START = re.compile(r"[+-]?\.?[0-9]")
 _VARIABLE = re.compile(r"([XY])_(0|[1-9][0-9]*)")
 _COMPARISONS = frozenset({"<=", ">=", "<", ">", "="})
 _OTHER_LOGIC = frozenset({"not", "=>", "xor", "distinct", "ite", "let", "exists", "forall"})
-_VNNLIB2_COMMANDS = frozenset({"vnnlib-version", "declare-network", "declare-input", "declare-output",
-                               "declare-hidden"})
+_VNNLIB2_COMMANDS = frozenset({"vnnlib-version", "declare-network"})
 
 
 # ------------------------------------------------------------------------------------ s-expressions
@@ -179,9 +180,15 @@ class _Row(NamedTuple):
 
 _Literal = _Bound | _Row
 _DNF = list[list[_Literal]]  # a disjunction of conjunctions; [] is false, [[]] is true
+_Namer = Callable[[str, int], str]
+"""The name of a variable in messages: ``("X", 3)`` -> ``"X_3"`` in VNN-LIB 1.0."""
 
 
-def _literal(form: _Linear, pos: int) -> _Literal | bool:
+def _name(kind: str, index: int) -> str:
+    return f"{kind}_{index}"
+
+
+def _literal(form: _Linear, pos: int | None, name: _Namer = _name) -> _Literal | bool:
     """Classify the constraint ``form <= 0``: an input bound, an output row, or a constant truth."""
     if not (math.isfinite(form.const) and all(map(math.isfinite, form.coeffs.values()))):
         raise _Located(pos, "a coefficient or constant of this constraint is out of range")
@@ -194,7 +201,7 @@ def _literal(form: _Linear, pos: int) -> _Literal | bool:
         raise _Located(pos, "constraint mixes inputs (X) and outputs (Y); only bounds on single inputs "
                             "and linear constraints on outputs are supported", UnsupportedError)
     if len(form.coeffs) > 1:
-        names = ", ".join(f"X_{i}" for _, i in form.coeffs)
+        names = ", ".join(name("X", i) for _, i in form.coeffs)
         raise _Located(pos, f"linear constraint over several inputs ({names}); only bounds on single "
                             "inputs are supported", UnsupportedError)
     ((_, i), c), = form.coeffs.items()
@@ -351,22 +358,15 @@ def _number(node: _Atom) -> float:
     return value
 
 
-def _reject_vnnlib2(forms: list[_Atom | _SList]) -> None:
-    """Raise a clear error on the first VNN-LIB 2.0 construct among the top-level ``forms``."""
-    for form in forms:
-        if not isinstance(form, _SList) or not form.items or not isinstance(form.items[0], _Atom):
-            continue
-        head = form.items[0].text
-        if head in _VNNLIB2_COMMANDS or (head == "declare-const" and len(form.items) > 3):
-            found = f"'{head}'" if head in _VNNLIB2_COMMANDS else "a typed 'declare-const' with a shape"
-            raise _Located(form.pos, f"VNN-LIB 2.0 files are not supported (found {found}); write the "
-                                     "property in VNN-LIB 1.0 with (declare-const X_i Real) and "
-                                     "(declare-const Y_i Real)", UnsupportedError)
+def _is_vnnlib2(forms: list[_Atom | _SList]) -> bool:
+    """Whether the top-level ``forms`` hold a VNN-LIB 2.0 command (``vnnlib-version``, ``declare-network``)."""
+    return any(isinstance(form, _SList) and form.items and isinstance(form.items[0], _Atom)
+               and form.items[0].text in _VNNLIB2_COMMANDS for form in forms)
 
 
 # ------------------------------------------------------------------------------------- properties
 
-def _box(conj: list[_Literal], n: int, where: str) -> Box | None:
+def _box(conj: list[_Literal], n: int, where: str, name: _Namer) -> Box | None:
     """The input box of one disjunct, or ``None`` if its bounds contradict each other."""
     lo, hi = [-math.inf] * n, [math.inf] * n
     for lit in conj:
@@ -379,7 +379,7 @@ def _box(conj: list[_Literal], n: int, where: str) -> Box | None:
         return None
     for side, values, missing in (("lower", lo, -math.inf), ("upper", hi, math.inf)):
         if missing in values:
-            raise _Located(None, f"X_{values.index(missing)} has no {side} bound{where}")
+            raise _Located(None, f"{name('X', values.index(missing))} has no {side} bound{where}")
     return Box(np.array(lo) + 0.0, np.array(hi) + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
@@ -393,11 +393,12 @@ def _polytope(conj: list[_Literal], m: int) -> HPolytope:
     return HPolytope(A, np.array([row.rhs for row in rows], dtype=float) + 0.0)
 
 
-def _properties(dnf: _DNF, n: int, m: int) -> list[Property]:
-    """Group the disjuncts of ``dnf`` by input box, in order of first appearance."""
+def _properties(dnf: _DNF, n: int, m: int, name: _Namer = _name) -> list[Property]:
+    """Group the disjuncts of ``dnf`` by input box, in order of first appearance (``n`` inputs, ``m``
+    outputs; ``name`` names the inputs in messages)."""
     groups: dict[bytes, tuple[Box, list[HPolytope]]] = {}
     for k, conj in enumerate(dnf):
-        box = _box(conj, n, f" (in disjunct {k + 1} of {len(dnf)})" if len(dnf) > 1 else "")
+        box = _box(conj, n, f" (in disjunct {k + 1} of {len(dnf)})" if len(dnf) > 1 else "", name)
         if box is not None:
             key = box.lo.tobytes() + box.hi.tobytes()
             groups.setdefault(key, (box, []))[1].append(_polytope(conj, m))
@@ -407,7 +408,7 @@ def _properties(dnf: _DNF, n: int, m: int) -> list[Property]:
 
 
 def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
-    """Read a VNN-LIB 1.0 property from ``text``.
+    """Read a VNN-LIB property from ``text``: 1.0 here, 2.0 by :func:`nnreach.io.vnnlib2.parse_vnnlib2`.
 
     Args:
         text: the file contents.
@@ -423,7 +424,10 @@ def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
     """
     try:
         forms = _parse_sexprs(text)
-        _reject_vnnlib2(forms)
+        if _is_vnnlib2(forms):
+            from .vnnlib2 import parse_vnnlib2
+
+            return list(parse_vnnlib2(text, source=source).properties)
         reader = _Reader()
         for form in forms:
             reader.command(form)
@@ -436,11 +440,16 @@ def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
 
 
 def read_vnnlib(path: str | os.PathLike) -> list[Property]:
-    """Read a VNN-LIB 1.0 property file, or a gzip-compressed ``.vnnlib.gz``; see :func:`parse_vnnlib`."""
+    """Read a VNN-LIB property file (1.0 or 2.0), or a gzip-compressed ``.vnnlib.gz``; see :func:`parse_vnnlib`."""
     name = os.fspath(path)
+    return parse_vnnlib(_read_text(name), source=name)
+
+
+def _read_text(name: str) -> str:
+    """The text of the VNN-LIB file ``name`` (decompressed if ``.gz``); InputError if it cannot be
+    read or is not UTF-8."""
     data = read_file(name, "VNN-LIB file")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"{name}: not a text file (byte {err.start} is not valid UTF-8)") from None
-    return parse_vnnlib(text, source=name)

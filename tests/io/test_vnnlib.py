@@ -460,15 +460,9 @@ def test_missing_declarations():
            "Y_0 is not declared but Y_3 is")
 
 
-@pytest.mark.parametrize("text, found", [
-    ("(vnnlib-version <2.0>)\n(declare-network acas\n  (declare-input X float32 [5])\n"
-     "  (declare-output Y float32 [5]))", "'vnnlib-version'"),
-    ("(declare-network acas\n  (declare-input X float32 [5])\n  (declare-output Y float32 [5]))\n"
-     "(assert (<= X[0] 1.0))", "'declare-network'"),
-    ("(declare-const X Real [5])\n(declare-const Y Real [5])", "a typed 'declare-const' with a shape"),
-])
-def test_vnnlib2_is_refused_clearly(text: str, found: str):
-    _error(text, UnsupportedError, "spec.vnnlib:1:1:", "VNN-LIB 2.0 files are not supported", found)
+def test_a_shaped_declare_const_is_not_vnnlib_1_0():
+    _error("(declare-const X Real [5])\n(declare-const Y Real [5])", InputError, "spec.vnnlib:1:1:",
+           "expected (declare-const NAME Real)")
 
 
 def test_normal_form_blow_up_is_refused():
