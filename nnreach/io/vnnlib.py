@@ -6,6 +6,8 @@ assignment satisfies every assert. The reader parses the file into s-expressions
 column), brings the conjunction of the asserts to disjunctive normal form, splits each disjunct into
 bounds on single inputs (a box) and linear constraints on the outputs (a polytope ``A y <= b``), and
 groups the disjuncts that share an input box into one :class:`~nnreach.verify.problem.Property`.
+Files of the plain shape that nearly every published property has are read by the vectorised
+:mod:`.vnnlib_fast` instead, with the same result; it declines the others, which come here.
 
 Supported:
     ``(declare-const X_i Real)``, ``(declare-const Y_i Real)`` with indices ``0 .. n-1``; ``; comments``;
@@ -49,6 +51,7 @@ from ..sets.box import Box
 from ..sets.polytope import HPolytope
 from ..verify.problem import Property
 from . import read_file
+from .vnnlib_fast import parse_plain
 
 __all__ = ["parse_vnnlib", "read_vnnlib"]
 
@@ -422,6 +425,12 @@ def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
         InputError: malformed text, with ``source:line:col`` where known.
         UnsupportedError: well-formed VNN-LIB that uses a construct nnreach does not handle.
     """
+    plain = parse_plain(text)
+    return plain if plain is not None else _parse_general(text, source)
+
+
+def _parse_general(text: str, source: str) -> list[Property]:
+    """:func:`parse_vnnlib` through the s-expression tree: every construct, exact error messages."""
     try:
         forms = _parse_sexprs(text)
         if _is_vnnlib2(forms):
