@@ -33,32 +33,80 @@ _VAR = r"([XY])_(0|[1-9][0-9]*)"
 _LITERAL = re.compile(
     rf"\(\s*(<=|>=|<|>)\s+(?:{_VAR}\s+({_NUM})|({_NUM})\s+{_VAR}|Y_(0|[1-9][0-9]*)\s+Y_(0|[1-9][0-9]*))\s*\)")
 """A literal; groups: 1 the comparison; 2-4 variable then number; 5-7 number then variable; 8-9 two outputs."""
+_VAR_NUMBER = re.compile(rf"\(\s*((?:<=|>=|<|>)\s+[XY]_(?:0|[1-9][0-9]*)\s+{_NUM})\s*\)")
+"""The literal of nearly every published file: a variable, then a number; when it is the only form in
+a file, the literals are read through it (one group, its text, turned into numbers all at once)."""
+_CODES = (("<=", " 0 "), (">=", " 1 "), ("<", " 0 "), (">", " 1 "), ("X_", " 0 "), ("Y_", " 1 "))
+"""Replacements that turn the text of :data:`_VAR_NUMBER` literals into four numbers each: the
+comparison (0: ``<=``, 1: ``>=``; strict read as non-strict), the kind (0: X, 1: Y), index, number."""
 _DECLARE = re.compile(rf"\(\s*declare-const\s+{_VAR}\s+Real\s*\)")
 _COMMENT = re.compile(r";[^\n]*")
-_STRUCTURE = re.compile(r"\(\s*(?:assert|and|or)\b|\)|L")
-"""What is left once literals are replaced by ``L`` and declarations removed: the nesting."""
+_STRUCTURE = re.compile(r"\(\s*(?:assert|and|or)\b|\)|L(?:\s*L)*")
+"""What is left once literals are replaced by ``L`` and declarations removed: the nesting (a run of
+literals is one token)."""
 
 
 def parse_plain(text: str) -> list[Property] | None:
     """The properties of ``text`` if it has the plain shape (see the module docstring), else None."""
-    text = _COMMENT.sub("", text)
+    if ";" in text:
+        text = _COMMENT.sub("", text)
     declared = _DECLARE.findall(text)
     n, m = _size(declared, "X"), _size(declared, "Y")
     if n is None or m is None or n == 0:
         return None
     body = _DECLARE.sub("", text)
-    literals = _LITERAL.findall(body)
-    skeleton = _LITERAL.sub("L", body)
+    simple = _VAR_NUMBER.findall(body)
+    skeleton = _VAR_NUMBER.sub("L", body)
+    if _LITERAL.search(skeleton):                 # other literal forms too: read them all in file order
+        columns = _general_columns(_LITERAL.findall(body))
+        skeleton = _LITERAL.sub("L", body)
+    elif simple:
+        columns = _var_number_columns(simple)
+    else:
+        return None
+    if columns is None:
+        return None
     tokens = _STRUCTURE.findall(skeleton)
-    if _STRUCTURE.sub("", skeleton).strip() or not literals:
+    if _STRUCTURE.sub("", skeleton).strip():
         return None
     owners = _disjuncts(tokens)
     if owners is None:
         return None
-    lits = _Literals(literals, n, m)
+    lits = _Literals(columns, n, m)
     if lits.invalid:
         return None
     return lits.properties(*owners)
+
+
+def _var_number_columns(literals: list[str]) -> dict[str, np.ndarray] | None:
+    """The columns of :class:`_Literals` from the texts of :data:`_VAR_NUMBER` literals (None if a
+    number does not read back)."""
+    text = " ".join(literals)
+    for old, new in _CODES:
+        text = text.replace(old, new)
+    values = np.array(text.split(), dtype=np.float64)
+    if values.size != 4 * len(literals):
+        return None
+    op, kind, index, value = values.reshape(-1, 4).T
+    size = len(literals)
+    return {"upper": op == 0, "var_first": np.ones(size, dtype=bool), "pair": np.zeros(size, dtype=bool),
+            "kind": np.where(kind == 0, "X", "Y"), "index": index.astype(np.int64), "value": value,
+            "i": np.zeros(size, dtype=np.int64), "j": np.zeros(size, dtype=np.int64)}
+
+
+def _general_columns(literals: list[tuple[str, ...]]) -> dict[str, np.ndarray]:
+    """The columns of :class:`_Literals` from the groups of :data:`_LITERAL`."""
+    cols = list(zip(*literals))
+    op = np.array(cols[0])
+    var_first = np.array([c != "" for c in cols[1]])
+    pair = np.array([c != "" for c in cols[7]])
+    index = np.where(var_first, cols[2], cols[6])
+    number = np.where(var_first, cols[3], cols[4])
+    return {"upper": (op == "<=") | (op == "<"), "var_first": var_first, "pair": pair,
+            "kind": np.where(var_first, cols[1], cols[5]),
+            "index": np.where(pair, 0, np.where(index == "", "0", index).astype(np.int64)),
+            "value": np.where(pair, "0", np.where(number == "", "0", number)).astype(np.float64),
+            "i": np.where(pair, cols[7], "0").astype(np.int64), "j": np.where(pair, cols[8], "0").astype(np.int64)}
 
 
 def _size(declared: list[tuple[str, str]], kind: str) -> int | None:
@@ -69,20 +117,21 @@ def _size(declared: list[tuple[str, str]], kind: str) -> int | None:
 
 def _disjuncts(tokens: list[str]) -> tuple[np.ndarray, int] | None:
     """Per literal (in file order), the disjunct of the one ``or`` it belongs to (``-1``: the literal
-    is common to every disjunct), and the number of disjuncts; None for another nesting."""
-    owner: list[int] = []
+    is common to every disjunct), and the number of disjuncts; None for another nesting. A token
+    ``L...`` is a run of literals."""
+    owners: list[np.ndarray] = []
     stack: list[str] = []
     count, seen_or = 0, False
     for tok in tokens:
-        if tok == "L":
-            inside = stack[1:]                       # what encloses the literal below its assert
+        if tok[0] == "L":
+            inside, k = stack[1:], tok.count("L")          # what encloses the run below its assert
             if inside in ([], ["and"]):
-                owner.append(-1)
+                owners.append(np.full(k, -1))
             elif inside == ["or", "and"]:
-                owner.append(count - 1)
+                owners.append(np.full(k, count - 1))
             elif inside == ["or"]:                   # a bare literal is a disjunct of its own
-                owner.append(count)
-                count += 1
+                owners.append(np.arange(count, count + k))
+                count += k
             else:
                 return None
         elif tok == ")":
@@ -100,31 +149,24 @@ def _disjuncts(tokens: list[str]) -> tuple[np.ndarray, int] | None:
             elif head == "and" and stack == ["assert", "or"]:
                 count += 1
             stack.append(head)
-    if stack or (seen_or and count == 0):
+    if stack or (seen_or and count == 0) or not owners:
         return None
-    return np.array(owner, dtype=np.int64), max(count, 1)
+    return np.concatenate(owners).astype(np.int64), max(count, 1)
 
 
 class _Literals:
     """The literals as arrays: per literal its kind, variables, number and direction."""
 
-    def __init__(self, literals: list[tuple[str, ...]], n: int, m: int):
+    def __init__(self, columns: dict[str, np.ndarray], n: int, m: int):
+        """``columns``: per literal ``upper`` (the comparison is ``<=`` or ``<``; strict ones read as
+        non-strict), ``var_first``, ``pair`` (two outputs), ``kind`` and ``index`` of the variable,
+        ``value`` of the number, ``i``, ``j`` of a pair."""
         self.n, self.m = n, m
-        cols = list(zip(*literals))
-        op = np.array(cols[0])
-        upper = (op == "<=") | (op == "<")                       # "a <= b" (strict read as non-strict)
-        var_first = np.array([c != "" for c in cols[1]])
-        pair = np.array([c != "" for c in cols[7]])
-        kind = np.where(var_first, cols[1], cols[5])
-        index = np.where(var_first, cols[2], cols[6])
-        number = np.where(var_first, cols[3], cols[4])
-        self.pair = pair
-        self.is_x = ~pair & (kind == "X")
-        self.index = np.where(pair, 0, np.where(index == "", "0", index).astype(np.int64))
-        self.value = np.where(pair, "0", np.where(number == "", "0", number)).astype(np.float64)
+        upper, pair, i, j = columns["upper"], columns["pair"], columns["i"], columns["j"]
+        self.pair, self.index, self.value = pair, columns["index"], columns["value"]
+        self.is_x = ~pair & (columns["kind"] == "X")
         # the variable is on the smaller side of the comparison: "v <= c" or "c >= v"
-        self.below = np.where(var_first, upper, ~upper)
-        i, j = np.where(pair, cols[7], "0").astype(np.int64), np.where(pair, cols[8], "0").astype(np.int64)
+        self.below = np.where(columns["var_first"], upper, ~upper)
         self.first, self.second = np.where(upper, i, j), np.where(upper, j, i)   # row: Y_first - Y_second <= 0
         self.invalid = bool(np.any(self.index[~pair & ~self.is_x] >= m) or np.any(self.index[self.is_x] >= n)
                             or np.any(pair & ((i >= m) | (j >= m) | (i == j))) or not np.all(np.isfinite(self.value)))
@@ -153,7 +195,9 @@ class _Literals:
         groups: dict[bytes, tuple[Box, list[HPolytope]]] = {}
         for d in np.flatnonzero(keep):
             mine = slice(starts[d], starts[d + 1])
-            A, b = np.vstack([A_common, A_own[mine]]), np.concatenate([b_common, b_own[mine]])
+            A, b = A_own[mine], b_own[mine]
+            if b_common.size:
+                A, b = np.vstack([A_common, A]), np.concatenate([b_common, b])
             l, h = lo[d] + 0.0, hi[d] + 0.0
             key = l.tobytes() + h.tobytes()
             if key not in groups:
