@@ -73,8 +73,8 @@ class Counterexample:
 
 @dataclass
 class Outcome:
-    """The verdict and what supports it: the flowpipes of the boxes tried (all proved ones when
-    ``holds``), the counterexample when ``violated``, the simulations, and the time taken."""
+    """The verdict and what supports it: the flowpipes computed (the proved ones; with ``unknown`` also
+    the one not proved), the counterexample when ``violated``, the simulations, and the time taken."""
 
     verdict: Verdict
     seconds: float = 0.0
@@ -189,9 +189,18 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
                 left_hi, right_lo = box.hi.copy(), box.lo.copy()
                 left_hi[k], right_lo[k] = mid, mid
                 todo += [Box(right_lo, box.hi), Box(box.lo, left_hi)]
+    except Timeout:  # the proved flowpipes are what there is to show
+        return _timed_out(flowpipes=done, pieces=tried)
     finally:  # boxes still being reached run to their end (at most the deadline), then the workers exit
         pool.shutdown(wait=True, cancel_futures=True)
     return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, message=f"proved with {tried} box(es)")
+
+
+def _timed_out(**fields) -> Outcome:
+    """A TIMEOUT outcome with the progress tracker's reason as its message."""
+    tracker = progress.current()
+    return Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True) if tracker else "time limit reached",
+                   **fields)
 
 
 def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: int = 1,
@@ -210,8 +219,7 @@ def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: 
         else:
             out = prove(problem, deadline, jobs, ray)
     except Timeout:
-        tracker = progress.current()
-        out = Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True) if tracker else "time limit reached")
+        out = _timed_out()
     out.simulations = sims
     out.seconds = time.perf_counter() - start
     return out

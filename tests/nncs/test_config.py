@@ -97,3 +97,31 @@ def test_expressions_are_parsed_without_running_code(tmp_path):
     with pytest.raises(InputError, match="unknown name"):
         load_config(path)
     assert not marker.exists()
+
+
+def test_cli_prints_the_verdict_before_plotting(tmp_path, capsys, monkeypatch):
+    import nnreach.nncs.plot as plot
+
+    def plot_outcome(cfg, out, path):
+        assert capsys.readouterr().out.strip().splitlines()[-1] == "holds"
+        return path
+
+    monkeypatch.setattr(plot, "plot_outcome", plot_outcome)
+    assert main(["nncs", str(ACC), "--plot", str(tmp_path / "acc.png"), "--timeout", "60"]) == 0
+    assert "plot written to" in capsys.readouterr().err
+
+
+def test_cli_plot_stops_at_the_time_limit(tmp_path, capsys, monkeypatch):
+    import time
+
+    import nnreach.nncs.cli as cli
+    import nnreach.nncs.plot as plot
+
+    monkeypatch.setattr(cli, "PLOT_GRACE", 0.5)
+    monkeypatch.setattr(plot, "plot_outcome", lambda cfg, out, path: time.sleep(60))
+    start = time.perf_counter()
+    assert main(["nncs", str(EXAMPLES / "nncs" / "tora.toml"), "--timeout", "0.5", "--plot", str(tmp_path / "t.png")]) == 0
+    assert time.perf_counter() - start < 10
+    out = capsys.readouterr()
+    assert out.out.strip().splitlines()[-1] == "timeout"
+    assert "plot not written: the time limit ran out" in out.err
