@@ -36,3 +36,15 @@ def test_violation_message_gives_the_first_violation(spec, message):
     out = verify(_count_up(spec))
     assert out.verdict == Verdict.VIOLATED
     assert out.counterexample.message == message
+
+
+def test_unknown_reports_the_share_of_x0_proved():
+    """From X0 = [0, 1] the state at t = 1 is x0 + 1, and x <= 2 - 1e-7 fails only above x0 = 1 - 1e-7
+    (by less than a simulation counts): the boxes [0, 0.5] and [0.5, 0.75] are proved, then the five
+    boxes allowed are used up."""
+    pb = _count_up(Spec(safe=(Window(Polytope(np.array([[1.0]]), np.array([2.0 - 1e-7]))),)))
+    pb = Problem(pb.loop, Box(np.zeros(1), np.ones(1)), 1, pb.spec, max_pieces=5)
+    out = verify(pb)
+    assert out.verdict == Verdict.UNKNOWN
+    assert out.proved == pytest.approx(0.75)
+    assert out.message.endswith("(after 5 boxes; 75% of X0 proved)")
