@@ -112,6 +112,7 @@ def outcome_figure(cfg: Config, outcome: Outcome):
                  MAX_SHAPES)
     x0 = Zonotope.from_box(pb.X0)
     sims = outcome.simulations
+    t_end = pb.final_time
     shown = sims.states[:MAX_TRAJECTORIES] if sims is not None else None
     ce = outcome.counterexample
     panels = len(pairs) + len(times)
@@ -132,11 +133,16 @@ def outcome_figure(cfg: Config, outcome: Outcome):
             pts.append(shown[..., [i, j]].reshape(-1, 2))
         lo, hi = _limits(np.vstack(pts))
         window = rectangle(lo, hi)
-        unsafe = [_clip(window, -a, -b) for w in pb.spec.safe for a, b in zip(*_pair_rows(w.poly.H, w.poly.g, (i, j)))]
+        # a safe set of a time window only: its outside is unsafe at those times only (see the time panels)
+        unsafe = [_clip(window, -a, -b) for w in pb.spec.safe if w.t0 <= 0 and w.t1 >= t_end
+                  for a, b in zip(*_pair_rows(w.poly.H, w.poly.g, (i, j)))]
         for poly_, color, label in [(w.poly, "tab:red", "unsafe") for w in pb.spec.avoid] + \
                 ([(pb.spec.goal, "tab:green", "goal")] if pb.spec.goal is not None else []):
+            rows = _pair_rows(poly_.H, poly_.g, (i, j))
+            if not len(rows[1]):   # no limit on these coordinates: it would cover the whole panel
+                continue
             region = window
-            for a, b in zip(*_pair_rows(poly_.H, poly_.g, (i, j))):
+            for a, b in zip(*rows):
                 region = _clip(region, a, b)
             if color == "tab:red":
                 unsafe.append(region)
@@ -158,7 +164,6 @@ def outcome_figure(cfg: Config, outcome: Outcome):
         ax.set_xlabel(names[i])
         ax.set_ylabel(names[j])
         ax.legend(**LEGEND)
-    t_end = pb.final_time
     for ax, (w_vec, c, label) in zip(axes[len(pairs):], times):
         ranges = np.array([_range(run, w_vec[None]) for run in runs]).reshape(-1, 2) + c
         r0 = np.abs(w_vec @ x0.generators).sum()
@@ -180,12 +185,11 @@ def outcome_figure(cfg: Config, outcome: Outcome):
                 unsafe.append(rectangle([t0, y0], [t1, y1]))
         if unsafe:
             fill(ax, unsafe, color="tab:red", label="unsafe", alpha=0.25, zorder=0.5)
-        if pb.spec.goal is not None:  # the goal's bounds on this function, as a green bar at the final time
-            g_lo, g_hi = ylo, yhi
-            for a, b in zip(pb.spec.goal.H, pb.spec.goal.g):
-                s = _parallel(a, w_vec)
-                if s:
-                    g_hi, g_lo = (min(g_hi, b / s + c), g_lo) if s > 0 else (g_hi, max(g_lo, b / s + c))
+        goal = [] if pb.spec.goal is None else \
+            [(s, b / s + c) for a, b in zip(pb.spec.goal.H, pb.spec.goal.g) if (s := _parallel(a, w_vec))]
+        if goal:  # the goal's bounds on this function, as a green bar at the final time
+            g_lo = max([ylo] + [bound for s, bound in goal if s < 0])
+            g_hi = min([yhi] + [bound for s, bound in goal if s > 0])
             ax.plot([t_end, t_end], [g_lo, g_hi], color="tab:green", lw=6, alpha=0.7, label="goal")
         if runs:
             fill(ax, [rectangle([run[0].t0, lo], [run[-1].t1, hi]) for run, (lo, hi) in zip(runs, ranges)],

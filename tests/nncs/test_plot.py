@@ -77,3 +77,30 @@ def test_long_flowpipes_are_drawn_as_a_bounded_number_of_enclosing_shapes(monkey
         assert len(bars.get_paths()) <= 10
     finally:
         plt.close(fig)
+
+
+def test_windowed_safe_sets_and_unrelated_goals_are_not_painted_everywhere():
+    """A safe set of t in [1, 2] is unsafe outside only then (drawn in the time panel over [1, 2], not in
+    the state panel), and a goal on a coordinate not drawn is not drawn."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from nnreach.nncs.spec import Polytope, Spec, Window
+
+    cfg = load_config(EXAMPLES / "nncs" / "acc_linear.toml")
+    pb = cfg.problem
+    safe = Window(pb.spec.safe[0].poly, 1.0, 2.0)
+    g_lead = np.eye(pb.loop.plant.n)[pb.loop.plant.states.index("g_lead")]
+    goal = Polytope(np.stack([g_lead, -g_lead]), np.array([1.0, 1.0]))
+    cfg = dataclasses.replace(cfg, problem=dataclasses.replace(pb, spec=Spec(safe=(safe,), goal=goal)))
+    fig = outcome_figure(cfg, Outcome(Verdict.UNKNOWN))
+    try:
+        pair, over_time = fig.axes[0], fig.axes[1]
+        assert not [c for c in pair.collections if c.get_label() in ("unsafe", "goal")]
+        assert not [line for ax in (pair, over_time) for line in ax.lines if line.get_label() == "goal"]
+        (unsafe,) = [c for c in over_time.collections if c.get_label() == "unsafe"]
+        t = np.vstack([p.vertices for p in unsafe.get_paths()])[:, 0]
+        assert t.min() == pytest.approx(1.0) and t.max() == pytest.approx(2.0)
+    finally:
+        plt.close(fig)
