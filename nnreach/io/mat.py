@@ -4,8 +4,8 @@ Such a file holds three variables:
 
 * ``W``: a cell array of weight matrices, layer ``k`` of shape (out_k, in_k);
 * ``b``: a cell array of bias vectors, layer ``k`` of out_k entries (column or row);
-* ``act_fcns``: the activation of every layer, as a char matrix (rows padded with blanks) or a cell
-  array of strings.
+* ``act_fcns`` (``act`` in some of NNV's own files): the activation of every layer, as a char matrix
+  (rows padded with blanks) or a cell array of strings.
 
 A single layer may also be stored as a plain matrix instead of a one-element cell array. MATLAB v4-v7
 files are read with :func:`scipy.io.loadmat`; v7.3 (HDF5) files are not supported (re-save them with
@@ -42,6 +42,8 @@ ACTIVATION_NAMES: dict[str, Callable[[], Op] | None] = {
     "satlins": lambda: Clip(-1.0, 1.0),
 }
 """Activation names (lower case) understood in ``act_fcns``; ``None`` means the identity."""
+ACTIVATION_VARIABLES = ("act_fcns", "act")
+"""The names the variable of the activations may have, the first preferred when both are present."""
 
 
 def load_mat(path: str | os.PathLike) -> Network:
@@ -60,8 +62,9 @@ def load_mat(path: str | os.PathLike) -> Network:
     data = _loadmat(p)
     weights = [_matrix(w, f"W{{{k}}}", p) for k, w in enumerate(_cells(data, "W", p), start=1)]
     biases = [_vector(b, f"b{{{k}}}", p) for k, b in enumerate(_cells(data, "b", p), start=1)]
-    names = _strings(_variable(data, "act_fcns", p), p)
-    _check_shapes(weights, biases, names, p)
+    act = next((v for v in ACTIVATION_VARIABLES if v in data), ACTIVATION_VARIABLES[0])
+    names = _strings(_variable(data, act, p), act, p)
+    _check_shapes(weights, biases, names, act, p)
     activations = _activations(names, p)
     layers, prev = [], INPUT
     for k, (w, b, act) in enumerate(zip(weights, biases, activations), start=1):
@@ -89,7 +92,7 @@ def _loadmat(path) -> dict:
 def _variable(data: dict, name: str, path) -> np.ndarray:
     if name not in data:
         present = sorted(k for k in data if not k.startswith("__"))
-        raise InputError(f"{path}: variable {name!r} is missing (NNV weight files need W, b and act_fcns; "
+        raise InputError(f"{path}: variable {name!r} is missing (NNV weight files need W, b and act_fcns or act; "
                          f"found {present or 'none'})")
     return data[name]
 
@@ -130,19 +133,20 @@ def _vector(value, what: str, path) -> np.ndarray:
     return arr.ravel()
 
 
-def _strings(value, path) -> list[str]:
-    """The lower-case strings in a char matrix, a cell array of strings or a single string, in order."""
+def _strings(value, name: str, path) -> list[str]:
+    """The lower-case strings in a char matrix, a cell array of strings or a single string, in order
+    (``name``: the variable, for messages)."""
     arr = np.asarray(value)
     if arr.dtype == object:
-        return [s for cell in arr.flatten(order="F") for s in _strings(cell, path)]
+        return [s for cell in arr.flatten(order="F") for s in _strings(cell, name, path)]
     if arr.dtype.kind != "U":
-        raise InputError(f"{path}: act_fcns must hold activation names (strings), got {arr.dtype} values")
+        raise InputError(f"{path}: {name} must hold activation names (strings), got {arr.dtype} values")
     return [str(s).strip().lower() for s in arr.ravel()]
 
 
-def _check_shapes(weights: list[np.ndarray], biases: list[np.ndarray], names: list[str], path) -> None:
+def _check_shapes(weights: list[np.ndarray], biases: list[np.ndarray], names: list[str], act: str, path) -> None:
     if not len(weights) == len(biases) == len(names):
-        raise InputError(f"{path}: W has {len(weights)} layers, b has {len(biases)} and act_fcns "
+        raise InputError(f"{path}: W has {len(weights)} layers, b has {len(biases)} and {act} "
                          f"has {len(names)}; they must be equal")
     for k, (w, b) in enumerate(zip(weights, biases), start=1):
         if b.shape[0] != w.shape[0]:

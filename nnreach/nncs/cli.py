@@ -1,6 +1,8 @@
 """``nnreach nncs``: verify closed loops described by TOML files (see :mod:`.config`).
 
 ``nnreach nncs FILE.toml`` prints what it did and, last, one word: holds, violated, unknown or timeout.
+With ``--plot`` the picture is drawn after that, in what is left of the time limit (at least
+:data:`PLOT_GRACE` seconds), and where it went is said on stderr.
 ``nnreach nncs --all DIR`` runs every ``*.toml`` of DIR, each in its own process under its time limit,
 and prints a table: benchmark, verdict, expected, seconds.
 """
@@ -14,6 +16,10 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+
+PLOT_GRACE = 10.0
+"""Seconds the plot may take when the time limit is used up (its size is bounded: see
+:data:`.plot.MAX_SHAPES`)."""
 
 
 def add_arguments(p) -> None:
@@ -69,11 +75,18 @@ def run_file(args) -> int:
         except Timeout:
             out = Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True), seconds=time.perf_counter() - start)
     say(f"{out.message}; {out.seconds:.2f} s")
+    print(out.verdict.value, flush=True)
     if args.plot:
         from .plot import plot_outcome
 
-        say(f"plot written to {plot_outcome(cfg, out, args.plot)}")
-    print(out.verdict.value)
+        left = None if limit is None else max(limit - (time.perf_counter() - start), PLOT_GRACE)
+        try:
+            with hard_stop(left, slack=0.0):
+                note = f"plot written to {plot_outcome(cfg, out, args.plot)}"
+        except Timeout:
+            note = "plot not written: the time limit ran out while drawing it"
+        if not args.quiet:
+            print(note, file=sys.stderr, flush=True)
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Layout::
 
-    name = "ACC"                  # optional; expected = "holds" | "violated" (for the runner)
+    name = "ACC"                  # optional; expected = "holds" | "violated" | "unknown" (for the runner)
     steps = 50                    # control periods
     [plant]
     kind = "continuous"           # or "discrete" (x+ = dynamics, once per period)
@@ -65,7 +65,8 @@ KEYS = {
 """The keys each table may have (anything else is a typo, reported rather than ignored)."""
 COUNTS = {"steps": (1, 10_000), "substeps": (1, 10_000), "samples": (0, 100_000), "max_pieces": (1, 1_000_000)}
 """The allowed range of each integer setting."""
-EXPECTED = ("holds", "violated")
+EXPECTED = ("holds", "violated", "unknown")
+"""The verdicts ``expected`` may name (``unknown``: no tool is known to decide the problem)."""
 
 
 @dataclass(frozen=True)
@@ -167,15 +168,16 @@ def _interval(value, where: str, open_end: bool = False) -> tuple[float, float]:
     return lo, hi
 
 
-def _matrix(value, shape: tuple[int | None, int | None], where: str) -> np.ndarray:
-    """A matrix of finite numbers of the given shape (None: any size on that axis)."""
+def _matrix(value, rows: tuple[int, str], cols: tuple[int, str], where: str) -> np.ndarray:
+    """A matrix of finite numbers with ``rows`` and ``cols``, each (count, what one stands for)."""
     try:
         M = np.array(value, dtype=float)
     except (TypeError, ValueError):
         raise InputError(f"{where}: expected a matrix of numbers") from None
-    if M.ndim != 2 or any(want is not None and got != want for got, want in zip(M.shape, shape)):
-        want = " x ".join("any" if w is None else str(w) for w in shape)
-        raise InputError(f"{where}: expected a {want} matrix, got shape {M.shape}")
+    if M.shape != (rows[0], cols[0]):
+        got = f"{M.shape[0]} x {M.shape[1]}" if M.ndim == 2 else f"an array of {M.ndim} dimension(s)"
+        raise InputError(f"{where}: expected {rows[0]} row(s), one per {rows[1]}, and {cols[0]} column(s), one per "
+                         f"{cols[1]}; got {got}")
     if not np.all(np.isfinite(M)):
         raise InputError(f"{where}: entries must be finite numbers")
     return M
@@ -275,10 +277,15 @@ def _plant(table: dict) -> tuple[Plant, dict[str, float]]:
                                    constants=constants, disturbances=dist, discrete=kind == "discrete")
         return plant, constants
     n = len(states)
-    A = _matrix(table["A"], (n, n), "plant.A")
-    B = _matrix(_get(table, "B", "plant"), (n, len(inputs)), "plant.B")
-    c = _matrix([_get(table, "c", "plant", list, [0.0] * n)], (1, n), "plant.c")[0]
-    E = _matrix(table["E"], (n, len(dist)), "plant.E") if "E" in table else None
+    state, inp, dis = (n, "state (plant.states)"), (len(inputs), "input (plant.inputs)"), \
+        (len(dist), "disturbance (plant.disturbances)")
+    A = _matrix(table["A"], state, state, "plant.A")
+    B = _matrix(_get(table, "B", "plant"), state, inp, "plant.B")
+    c = _get(table, "c", "plant", list, [0.0] * n)
+    if len(c) != n:
+        raise InputError(f"plant.c: expected {n} entries, one per state (plant.states); got {len(c)}")
+    c = _matrix([c], (1, "vector"), state, "plant.c")[0]
+    E = _matrix(table["E"], state, dis, "plant.E") if "E" in table else None
     if (E is None) != (not dist):
         raise InputError("plant: disturbances of a linear plant need a matrix E with one column per disturbance")
     w = np.array(list(dist.values()), dtype=float).reshape(-1, 2)
@@ -301,9 +308,17 @@ def _loop(ctl: dict, plant: Plant, constants: dict, base: Path) -> ClosedLoop:
     states = list(plant.states)
     in_W, in_b = affine(_strings(_get(ctl, "inputs", "controller", default=states), "controller.inputs"),
                         states, constants, "controller.inputs")
+    if len(in_W) != net.input_size:
+        given = "" if "inputs" in ctl else " (not given: one per state)"
+        raise InputError(f"controller.inputs: {len(in_W)} expression(s){given} but the network {ctl['model']} "
+                         f"has {net.input_size} input(s)")
     ys = [f"y{i}" for i in range(net.output_size)]
     out_W, out_b = affine(_strings(_get(ctl, "outputs", "controller", default=ys), "controller.outputs"),
                           ys, constants, "controller.outputs")
+    if len(out_W) != plant.m:
+        given = "" if "outputs" in ctl else f" (not given: the network's outputs y0..y{net.output_size - 1})"
+        raise InputError(f"controller.outputs: {len(out_W)} expression(s){given} but plant.inputs has "
+                         f"{plant.m} input(s); give one expression per plant input")
     return ClosedLoop(plant, net, period, in_W, in_b, out_W, out_b)
 
 

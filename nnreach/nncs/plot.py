@@ -5,7 +5,9 @@ time in the title.
 
 Zonotopes are drawn exactly (:func:`nnreach.plot.zonotope_polygon`). Each group of shapes is one
 matplotlib collection: thousands of flowpipe sets added as separate patches took most of the time of
-``nncs --plot`` (each patch's data limits are computed from its path, curve by curve).
+``nncs --plot`` (each patch's data limits are computed from its path, curve by curve). A panel draws at
+most :data:`MAX_SHAPES` flowpipe shapes, so the picture's time and memory stay bounded however many sets
+were computed.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import numpy as np
 from ..plot import LEGEND, fill, rectangle, save, zonotope_polygon
 from ..sets.zonotope import Zonotope
 from .config import Config
+from .loop import FlowSet
 from .verdict import Outcome
 
 MAX_TRAJECTORIES = 60
+MAX_SHAPES = 4000
+"""The most flowpipe shapes a panel draws. Beyond that, runs of consecutive sets of a flowpipe are drawn
+as one shape each: the bounding box of their projections, coarser but containing every set."""
 
 
 def _clip(poly: np.ndarray, a: np.ndarray, b: float) -> np.ndarray:
@@ -46,6 +52,25 @@ def _pair_rows(H: np.ndarray, g: np.ndarray, dims: tuple[int, int]):
     other[list(dims)] = False
     keep = np.abs(H[:, other]).sum(axis=1) == 0
     return H[keep][:, list(dims)], g[keep]
+
+
+def _runs(pipes: list[list[FlowSet]], budget: int) -> list[list[FlowSet]]:
+    """The sets of each flowpipe in runs of consecutive sets, about ``budget`` runs in all (one set per
+    run when they fit)."""
+    size = max(1, -(-sum(map(len, pipes)) // budget))
+    return [p[i:i + size] for p in pipes for i in range(0, len(p), size)]
+
+
+def _range(run: list[FlowSet], W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest values of ``W x`` (W (k, n)) over the sets of the run, each (k,)."""
+    mid = np.array([W @ fs.set.center for fs in run])
+    rad = np.array([np.abs(W @ fs.set.generators).sum(axis=1) for fs in run])
+    return (mid - rad).min(axis=0), (mid + rad).max(axis=0)
+
+
+def _shape(run: list[FlowSet], P: np.ndarray) -> np.ndarray:
+    """The polygon drawn for a run: the exact projection of a single set, else the bounding box."""
+    return zonotope_polygon(run[0].set, P) if len(run) == 1 else rectangle(*_range(run, P))
 
 
 def plot_outcome(cfg: Config, outcome: Outcome, path: str | Path) -> Path:
@@ -82,9 +107,12 @@ def outcome_figure(cfg: Config, outcome: Outcome):
     names = pb.loop.plant.states
     pairs = list(cfg.plot_pairs) or ([(0, 1)] if n > 1 else [])
     times = list(cfg.plot_time) or [(np.eye(n)[i], 0.0, names[i]) for i in range(min(n, 2))]
-    sets = [fs for p in outcome.flowpipes for fs in p.sets if (fs.t0 < fs.t1) or pb.loop.plant.discrete]
+    # a time-point set lies in the time-interval sets around it (of a continuous plant)
+    runs = _runs([[fs for fs in p.sets if fs.t0 < fs.t1 or pb.loop.plant.discrete] for p in outcome.flowpipes],
+                 MAX_SHAPES)
     x0 = Zonotope.from_box(pb.X0)
     sims = outcome.simulations
+    t_end = pb.final_time
     shown = sims.states[:MAX_TRAJECTORIES] if sims is not None else None
     ce = outcome.counterexample
     panels = len(pairs) + len(times)
@@ -97,7 +125,7 @@ def outcome_figure(cfg: Config, outcome: Outcome):
     fig.suptitle(f"{cfg.name}: {outcome.verdict.value} ({outcome.seconds:.2f} s)")
     for ax, (i, j) in zip(axes, pairs):
         P = np.eye(n)[[i, j]]
-        polys = [zonotope_polygon(fs.set, P) for fs in sets]
+        polys = [_shape(run, P) for run in runs]
         start = zonotope_polygon(x0, P)
         # with a counterexample the flowpipe usually blows up: frame the trajectories only
         pts = [start] + ([np.vstack(polys)] if polys and (ce is None or sims is None) else [])
@@ -105,11 +133,16 @@ def outcome_figure(cfg: Config, outcome: Outcome):
             pts.append(shown[..., [i, j]].reshape(-1, 2))
         lo, hi = _limits(np.vstack(pts))
         window = rectangle(lo, hi)
-        unsafe = [_clip(window, -a, -b) for w in pb.spec.safe for a, b in zip(*_pair_rows(w.poly.H, w.poly.g, (i, j)))]
+        # a safe set of a time window only: its outside is unsafe at those times only (see the time panels)
+        unsafe = [_clip(window, -a, -b) for w in pb.spec.safe if w.t0 <= 0 and w.t1 >= t_end
+                  for a, b in zip(*_pair_rows(w.poly.H, w.poly.g, (i, j)))]
         for poly_, color, label in [(w.poly, "tab:red", "unsafe") for w in pb.spec.avoid] + \
                 ([(pb.spec.goal, "tab:green", "goal")] if pb.spec.goal is not None else []):
+            rows = _pair_rows(poly_.H, poly_.g, (i, j))
+            if not len(rows[1]):   # no limit on these coordinates: it would cover the whole panel
+                continue
             region = window
-            for a, b in zip(*_pair_rows(poly_.H, poly_.g, (i, j))):
+            for a, b in zip(*rows):
                 region = _clip(region, a, b)
             if color == "tab:red":
                 unsafe.append(region)
@@ -131,13 +164,11 @@ def outcome_figure(cfg: Config, outcome: Outcome):
         ax.set_xlabel(names[i])
         ax.set_ylabel(names[j])
         ax.legend(**LEGEND)
-    t_end = pb.final_time
     for ax, (w_vec, c, label) in zip(axes[len(pairs):], times):
-        rad = np.array([np.abs(w_vec @ fs.set.generators).sum() for fs in sets])
-        mid = np.array([w_vec @ fs.set.center + c for fs in sets])
+        ranges = np.array([_range(run, w_vec[None]) for run in runs]).reshape(-1, 2) + c
         r0 = np.abs(w_vec @ x0.generators).sum()
         m0 = w_vec @ x0.center + c
-        vals = [np.array([m0 - r0, m0 + r0])] + ([mid - rad, mid + rad] if ce is None or sims is None else [])
+        vals = [np.array([m0 - r0, m0 + r0])] + ([ranges.ravel()] if ce is None or sims is None else [])
         if shown is not None:
             vals.append((shown @ w_vec + c).ravel())
         bounds = [(win, _parallel(a, w_vec), b) for win in pb.spec.safe for a, b in zip(win.poly.H, win.poly.g)]
@@ -154,15 +185,14 @@ def outcome_figure(cfg: Config, outcome: Outcome):
                 unsafe.append(rectangle([t0, y0], [t1, y1]))
         if unsafe:
             fill(ax, unsafe, color="tab:red", label="unsafe", alpha=0.25, zorder=0.5)
-        if pb.spec.goal is not None:  # the goal's bounds on this function, as a green bar at the final time
-            g_lo, g_hi = ylo, yhi
-            for a, b in zip(pb.spec.goal.H, pb.spec.goal.g):
-                s = _parallel(a, w_vec)
-                if s:
-                    g_hi, g_lo = (min(g_hi, b / s + c), g_lo) if s > 0 else (g_hi, max(g_lo, b / s + c))
+        goal = [] if pb.spec.goal is None else \
+            [(s, b / s + c) for a, b in zip(pb.spec.goal.H, pb.spec.goal.g) if (s := _parallel(a, w_vec))]
+        if goal:  # the goal's bounds on this function, as a green bar at the final time
+            g_lo = max([ylo] + [bound for s, bound in goal if s < 0])
+            g_hi = min([yhi] + [bound for s, bound in goal if s > 0])
             ax.plot([t_end, t_end], [g_lo, g_hi], color="tab:green", lw=6, alpha=0.7, label="goal")
-        if sets:
-            fill(ax, [rectangle([fs.t0, m - r], [fs.t1, m + r]) for fs, m, r in zip(sets, mid, rad)],
+        if runs:
+            fill(ax, [rectangle([run[0].t0, lo], [run[-1].t1, hi]) for run, (lo, hi) in zip(runs, ranges)],
                  color="tab:blue", label="flowpipe", alpha=0.3)
         ax.plot([0, 0], [m0 - r0, m0 + r0], color="tab:gray", lw=6, alpha=0.8, label="initial set", zorder=2)
         if shown is not None:

@@ -64,6 +64,10 @@ class Window:
             return self.t0 - TIME_TOL <= a <= self.t1 + TIME_TOL
         return a < self.t1 - TIME_TOL and b > self.t0 + TIME_TOL
 
+    def at(self, times: np.ndarray) -> np.ndarray:
+        """Which of the sample ``times`` (T,) fall in the window, as a boolean mask."""
+        return (times >= self.t0 - TIME_TOL) & (times <= self.t1 + TIME_TOL)
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -104,11 +108,11 @@ class Spec:
         """
         worst = np.full(states.shape[0], -np.inf)
         for w in self.safe:
-            sel = (times >= w.t0 - TIME_TOL) & (times <= w.t1 + TIME_TOL)
+            sel = w.at(times)
             if sel.any():
                 worst = np.maximum(worst, w.poly.excess(states[:, sel]).max(axis=1))
         for w in self.avoid:
-            sel = (times >= w.t0 - TIME_TOL) & (times <= w.t1 + TIME_TOL)
+            sel = w.at(times)
             if sel.any():
                 worst = np.maximum(worst, (-w.poly.excess(states[:, sel])).max(axis=1))
         if self.goal is not None:
@@ -117,18 +121,15 @@ class Spec:
         return worst
 
     def describe_violation(self, times: np.ndarray, states: np.ndarray, final: float) -> str:
-        """Where the single trajectory ``states`` (T, n) breaks the spec, as a short text."""
-        for w in self.safe:
-            sel = np.flatnonzero((times >= w.t0 - TIME_TOL) & (times <= w.t1 + TIME_TOL))
-            if sel.size:
-                e = w.poly.excess(states[sel])
-                if e.max() > VIOLATION_TOL:
-                    k = sel[int(np.argmax(e > VIOLATION_TOL))]
-                    return f"leaves the safe set at t = {times[k]:.4g} (by {e.max():.3g})"
-        for w in self.avoid:
-            sel = np.flatnonzero((times >= w.t0 - TIME_TOL) & (times <= w.t1 + TIME_TOL))
-            if sel.size:
-                e = -w.poly.excess(states[sel])
-                if e.max() > VIOLATION_TOL:
-                    return f"enters an avoid set at t = {times[sel[int(np.argmax(e))]]:.4g}"
-        return f"misses the goal at t = {final:.4g}"
+        """Where the single trajectory ``states`` (T, n) first breaks the spec, as a short text: the first
+        sample outside a safe set or inside an avoid set, with how far it is out (or in) there; else the
+        goal it misses."""
+        first = []   # (time, text) of each window's first violating sample
+        for windows, sign, what in ((self.safe, 1.0, "leaves the safe set"), (self.avoid, -1.0, "enters an avoid set")):
+            for w in windows:
+                e = sign * w.poly.excess(states)
+                hit = np.flatnonzero(w.at(times) & (e > VIOLATION_TOL))
+                if hit.size:
+                    k = hit[0]
+                    first.append((times[k], f"{what} at t = {times[k]:.4g} (by {e[k]:.3g})"))
+        return min(first)[1] if first else f"misses the goal at t = {final:.4g}"

@@ -73,8 +73,9 @@ class Counterexample:
 
 @dataclass
 class Outcome:
-    """The verdict and what supports it: the flowpipes of the boxes tried (all proved ones when
-    ``holds``), the counterexample when ``violated``, the simulations, and the time taken."""
+    """The verdict and what supports it: the flowpipes computed (the proved ones; with ``unknown`` also
+    the one not proved), the share of X0's volume they prove, the counterexample when ``violated``, the
+    simulations, and the time taken."""
 
     verdict: Verdict
     seconds: float = 0.0
@@ -82,6 +83,7 @@ class Outcome:
     counterexample: Counterexample | None = None
     simulations: Trajectories | None = None
     pieces: int = 0
+    proved: float = 0.0
     message: str = ""
 
 
@@ -147,6 +149,12 @@ def _pipe(problem: Problem, box: Box, seconds: float | None) -> Flowpipe:
                  check=lambda fs: spec.check_set(fs.set, fs.t0, fs.t1, final))
 
 
+def _share(box: Box, X0: Box) -> float:
+    """The share of X0's volume in ``box``, over the coordinates X0 does not fix."""
+    free = X0.hi > X0.lo
+    return float(np.prod((box.hi - box.lo)[free] / (X0.hi - X0.lo)[free]))
+
+
 def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None = None) -> Outcome:
     """Flowpipes from X0, splitting boxes that are not proved; HOLDS when all pieces are proved.
 
@@ -165,7 +173,7 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
     todo = [problem.X0]
     running: dict[Future, Box] = {}
     done: list[Flowpipe] = []
-    tried = 0
+    tried, proved = 0, 0.0
     progress.stage("flowpipes")
     try:
         while todo or running:
@@ -180,18 +188,34 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
                 box, pipe = running.pop(fut), fut.result()
                 if pipe.failure is None:
                     done.append(pipe)
+                    proved += _share(box, problem.X0)
                     continue
                 if tried + len(todo) + len(running) + 2 > problem.max_pieces or not np.any(box.hi > box.lo):
-                    return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=tried,
-                                   message=f"{pipe.failure} (after {tried} boxes)")
+                    return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=tried, proved=proved,
+                                   message=f"{pipe.failure} (after {tried} boxes; {_percent(proved)} of X0 proved)")
                 k = _split_dim(box, pipe, problem.X0)
                 mid = (box.lo[k] + box.hi[k]) / 2
                 left_hi, right_lo = box.hi.copy(), box.lo.copy()
                 left_hi[k], right_lo[k] = mid, mid
                 todo += [Box(right_lo, box.hi), Box(box.lo, left_hi)]
+    except Timeout:  # the proved flowpipes are what there is to show
+        out = _timed_out(flowpipes=done, pieces=tried, proved=proved)
+        out.message += f"; {_percent(proved)} of X0 proved"
+        return out
     finally:  # boxes still being reached run to their end (at most the deadline), then the workers exit
         pool.shutdown(wait=True, cancel_futures=True)
-    return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, message=f"proved with {tried} box(es)")
+    return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, proved=1.0, message=f"proved with {tried} box(es)")
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.3g}%"
+
+
+def _timed_out(**fields) -> Outcome:
+    """A TIMEOUT outcome with the progress tracker's reason as its message."""
+    tracker = progress.current()
+    return Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True) if tracker else "time limit reached",
+                   **fields)
 
 
 def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: int = 1,
@@ -210,8 +234,7 @@ def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: 
         else:
             out = prove(problem, deadline, jobs, ray)
     except Timeout:
-        tracker = progress.current()
-        out = Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True) if tracker else "time limit reached")
+        out = _timed_out()
     out.simulations = sims
     out.seconds = time.perf_counter() - start
     return out

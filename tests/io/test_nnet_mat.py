@@ -254,6 +254,24 @@ def test_mat_activation_names(tmp_path, acts, expected):
     np.testing.assert_allclose(net.forward(x), out, rtol=1e-12, atol=1e-12)
 
 
+def test_mat_activations_may_be_named_act_as_in_nnv_files(tmp_path):
+    variables = _mat_variables(("tansig", "purelin"))
+    variables["act"] = variables.pop("act_fcns")
+    net = load_mat(_save_mat(tmp_path, **variables))
+    x = np.random.default_rng(SEED).normal(0.0, 2.0, size=(30, 3))
+    np.testing.assert_allclose(net.forward(x), np.tanh(x @ W1.T + B1) @ W2.T + B2, rtol=1e-12, atol=1e-12)
+    variables["act"] = _cell(["relu"])
+    with pytest.raises(InputError, match=r"W has 2 layers, b has 2 and act has 1"):
+        load_mat(_save_mat(tmp_path, **variables))
+
+
+def test_mat_missing_activations(tmp_path):
+    variables = _mat_variables()
+    del variables["act_fcns"]
+    with pytest.raises(InputError, match=r"variable 'act_fcns' is missing \(NNV weight files need W, b and act_fcns or act"):
+        load_mat(_save_mat(tmp_path, **variables))
+
+
 def test_mat_missing_w(tmp_path):
     variables = _mat_variables()
     del variables["W"]

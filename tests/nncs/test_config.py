@@ -24,9 +24,9 @@ def test_acc_file_parses_into_the_expected_maps():
     assert cfg.expected == "holds" and cfg.problem.steps == 50
 
 
-def _variant(tmp_path, old: str, new: str):
+def _variant(tmp_path, old: str, new: str, source=ACC):
     shutil.copytree(EXAMPLES / "nncs" / "controllers", tmp_path / "controllers")
-    text = ACC.read_text()
+    text = source.read_text()
     assert old in text
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(old, new))
@@ -58,6 +58,13 @@ def _variant(tmp_path, old: str, new: str):
     ('"x_lead", "v_lead"', '"x lead", "v_lead"', "not a valid name"),
     ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"0 >= 10"', "does not depend on the states"),
     ('controllers/controller_5_20.mat', 'controllers/a\\nb.mat', "expected a file name"),
+    # sizes that do not fit, in the file's terms
+    ('inputs = ["30", "1.4", "v_ego", "x_lead - x_ego", "v_lead - v_ego"]', 'inputs = ["30", "v_ego"]',
+     "controller.inputs: 2 expression(s) but the network controllers/controller_5_20.mat has 5 input(s)"),
+    ('inputs = ["30", "1.4", "v_ego", "x_lead - x_ego", "v_lead - v_ego"]\n', '',
+     "controller.inputs: 6 expression(s) (not given: one per state) but the network "
+     "controllers/controller_5_20.mat has 5 input(s)"),
+    ('outputs = ["y0"]', 'outputs = ["y0", "-y0"]', "controller.outputs: 2 expression(s) but plant.inputs has 1 input(s)"),
     ('expected = "holds"', 'expected = "yes"', "must be one of"),
 ])
 def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, new, message):
@@ -67,6 +74,22 @@ def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, n
     assert main(["nncs", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('[0, 0], [0, 2]]', '[0, 0]]', "plant.B: expected 6 row(s), one per state (plant.states), and 2 column(s), one per "
+                                   "input (plant.inputs); got 5 x 2"),
+    ('[0, 0], [0, 2]]', '[0, 0], [0, 2, 1]]', "plant.B: expected a matrix of numbers"),
+    ('[0, 0], [0, 2]]', '[0, 0], [0, 2]]\nc = [0, 0]', "plant.c: expected 6 entries, one per state (plant.states); got 2"),
+])
+def test_linear_plant_sizes_are_reported_in_the_file_terms(tmp_path, old, new, message):
+    with pytest.raises(InputError) as e:
+        load_config(_variant(tmp_path, old, new, EXAMPLES / "nncs" / "acc_linear.toml"))
+    assert str(e.value) == message
+
+
+def test_expected_may_be_unknown(tmp_path):
+    assert load_config(_variant(tmp_path, 'expected = "holds"', 'expected = "unknown"')).expected == "unknown"
 
 
 def test_cli_prints_the_verdict_last_and_writes_a_plot(tmp_path, capsys):
@@ -97,3 +120,31 @@ def test_expressions_are_parsed_without_running_code(tmp_path):
     with pytest.raises(InputError, match="unknown name"):
         load_config(path)
     assert not marker.exists()
+
+
+def test_cli_prints_the_verdict_before_plotting(tmp_path, capsys, monkeypatch):
+    import nnreach.nncs.plot as plot
+
+    def plot_outcome(cfg, out, path):
+        assert capsys.readouterr().out.strip().splitlines()[-1] == "holds"
+        return path
+
+    monkeypatch.setattr(plot, "plot_outcome", plot_outcome)
+    assert main(["nncs", str(ACC), "--plot", str(tmp_path / "acc.png"), "--timeout", "60"]) == 0
+    assert "plot written to" in capsys.readouterr().err
+
+
+def test_cli_plot_stops_at_the_time_limit(tmp_path, capsys, monkeypatch):
+    import time
+
+    import nnreach.nncs.cli as cli
+    import nnreach.nncs.plot as plot
+
+    monkeypatch.setattr(cli, "PLOT_GRACE", 0.5)
+    monkeypatch.setattr(plot, "plot_outcome", lambda cfg, out, path: time.sleep(60))
+    start = time.perf_counter()
+    assert main(["nncs", str(EXAMPLES / "nncs" / "tora.toml"), "--timeout", "0.5", "--plot", str(tmp_path / "t.png")]) == 0
+    assert time.perf_counter() - start < 10
+    out = capsys.readouterr()
+    assert out.out.strip().splitlines()[-1] == "timeout"
+    assert "plot not written: the time limit ran out" in out.err
