@@ -400,6 +400,25 @@ _FOLD: dict[str, Callable[..., np.ndarray]] = {
     "Gather": lambda attrs, x, i: np.take(x, i, axis=int(attrs.get("axis", 0))),
     "Cast": lambda attrs, x: x.astype(onnx.helper.tensor_dtype_to_np_dtype(attrs["to"])),
     "Shape": _fold_shape,
+    "ConstantOfShape": lambda attrs, shape: np.full(_ints(shape), numpy_helper.to_array(attrs["value"]).reshape(-1)[0]
+                                                     if "value" in attrs else np.float32(0)),
+    "Range": lambda attrs, start, limit, delta: np.arange(start, limit, delta, dtype=np.result_type(start, limit, delta)),
+    "Equal": lambda attrs, a, b: np.equal(a, b),
+    "Less": lambda attrs, a, b: np.less(a, b),
+    "Greater": lambda attrs, a, b: np.greater(a, b),
+    "Not": lambda attrs, a: np.logical_not(a),
+    "And": lambda attrs, a, b: np.logical_and(a, b),
+    "Or": lambda attrs, a, b: np.logical_or(a, b),
+    "Where": lambda attrs, c, a, b: np.where(c, a, b),
+    "Floor": lambda attrs, x: np.floor(x),
+    "Ceil": lambda attrs, x: np.ceil(x),
+    "Abs": lambda attrs, x: np.abs(x),
+    "Sqrt": lambda attrs, x: np.sqrt(x),
+    "Pow": lambda attrs, x, y: np.power(x, y).astype(x.dtype),
+    "Sin": lambda attrs, x: np.sin(x),
+    "Cos": lambda attrs, x: np.cos(x),
+    "Min": lambda attrs, *xs: np.minimum.reduce(np.broadcast_arrays(*xs)),
+    "Max": lambda attrs, *xs: np.maximum.reduce(np.broadcast_arrays(*xs)),
     "Slice": _fold_slice,
     "Pad": _fold_pad,
     "Expand": _fold_expand,
@@ -433,6 +452,14 @@ def _shape(g, node, attrs, args):
 
 def _activation(make: Callable[[dict], Op]) -> _Converter:
     return lambda g, node, attrs, args: g.emit(_label(node), make(attrs), [_tensor(args[0])])
+
+
+def _prelu(g, node, attrs, args):
+    """PRelu with one slope for every entry (``torch.nn.PReLU()``'s default) is a leaky ReLU."""
+    slope = _const(args[1], "PRelu slope")
+    if np.unique(slope).size != 1:
+        raise UnsupportedError(f"PRelu with {slope.size} different slopes (one slope for every entry only)")
+    return g.emit(_label(node), LeakyRelu(float(slope.reshape(-1)[0])), [_tensor(args[0])])
 
 
 def _clip(g, node, attrs, args):
@@ -799,6 +826,7 @@ _CONVERTERS: dict[str, _Converter] = {
     "Gemm": _gemm,
     "Relu": _activation(lambda attrs: Relu()),
     "LeakyRelu": _activation(lambda attrs: LeakyRelu(float(attrs.get("alpha", 0.01)))),
+    "PRelu": _prelu,
     "Sigmoid": _activation(lambda attrs: Sigmoid()),
     "Tanh": _activation(lambda attrs: Tanh()),
     "Clip": _clip,

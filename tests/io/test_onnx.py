@@ -370,6 +370,8 @@ CASES: dict[str, Callable[[np.random.Generator], onnx.ModelProto]] = {
     "upsample_opset9": lambda r: _model(
         [_n("Upsample", ["x", "scales"], "u"), _n("Relu", ["u"])], [1, 2, 3, 2],
         {"scales": np.array([1, 1, 2, 3], np.float32)}, opset=9),
+    "prelu_one_slope": lambda r: _model(
+        [_n("PRelu", ["x", "s"], "p"), _n("MatMul", ["p", "W"])], [1, 4], {"s": np.float32([0.25]), "W": _w(r, 4, 2)}),
     "conv_1d": lambda r: _model(
         [_n("Conv", ["x", "W", "B"], "c", strides=[2], pads=[1, 2], dilations=[2], group=2), _n("Relu", ["c"], "r"),
          _n("Conv", ["r", "V"])], [1, 4, 9], {"W": _w(r, 6, 2, 3), "B": _w(r, 6), "V": _w(r, 2, 6, 2)}),
@@ -383,6 +385,14 @@ CASES: dict[str, Callable[[np.random.Generator], onnx.ModelProto]] = {
         "output_padding_dilations": ({"strides": [2, 2], "output_padding": [1, 0], "dilations": [2, 1]}, 2, 2, 1),
         "groups": ({"group": 2, "strides": [2, 1], "pads": [0, 1, 1, 0]}, 4, 6, 2),
     }.items()},
+    "shape_arithmetic_folded": lambda r: _model(
+        [helper.make_node("ConstantOfShape", ["n"], ["ones"], value=numpy_helper.from_array(np.float32([1.5]))),
+         _n("Range", ["zero", "four", "one"], "idx"), _n("Cast", ["idx"], "fidx", to=TensorProto.FLOAT),
+         _n("Equal", ["idx", "two"], "is2"), _n("Not", ["is2"], "not2"), _n("Where", ["not2", "fidx", "ones"], "w"),
+         _n("Pow", ["w", "p"], "sq"), _n("Sin", ["sq"], "s"), _n("Cos", ["sq"], "c"), _n("Floor", ["w"], "f"),
+         _n("Max", ["s", "c", "f"], "m"), _n("Abs", ["m"], "a"), _n("Add", ["x", "a"])],
+        [1, 4], {"n": np.array([4]), "zero": np.array(0), "four": np.array(4), "one": np.array(1),
+                 "two": np.array(2), "p": np.float32(2.0)}, opset=13),
     "structural_constants_folded": lambda r: _model(
         [_n("Slice", ["W0", "st", "en"], "W1"), _n("Pad", ["W1", "pads"], "W2"), _n("Expand", ["b0", "bs"], "b1"),
          _n("ReduceSum", ["b1", "ax"], "b2", keepdims=0),
@@ -518,6 +528,7 @@ REJECTED_NODES = {  # node, initializers, input shape, expected message
     "reduce_batch_axis": (_n("ReduceSum", ["x", "a"]), {"a": np.array([0])}, [1, 2], "ReduceSum over the batch axis"),
     "resize_linear": (_n("Resize", ["x", "", "s"], mode="linear"), {"s": np.array([1, 1, 2, 2], np.float32)},
                       [1, 1, 2, 2], "Resize mode 'linear' \\(nearest only\\)"),
+    "prelu_slopes": (_n("PRelu", ["x", "s"]), {"s": np.float32([0.1, 0.2])}, [1, 2], "2 different slopes"),
     "pad_mode": (_n("Pad", ["x", "p"], mode="mirror"), {"p": np.array([0, 1, 0, 1])}, [1, 2], "Pad mode 'mirror'"),
     "conv_transpose_output_shape": (_n("ConvTranspose", ["x", "W"], output_shape=[5, 5]),
                                     {"W": np.ones((1, 1, 2, 2), np.float32)}, [1, 1, 4, 4], "explicit pads only"),

@@ -136,3 +136,44 @@ def test_missing_torch_is_an_input_error(monkeypatch):
 def test_importing_the_module_does_not_import_torch():
     code = "import sys, nnreach.io.torch; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+class _Structural:
+    """Modules whose ONNX export uses the structural operators (Slice, Split, Pad, Resize, ...)."""
+
+    @staticmethod
+    def build(nn):
+        import torch
+        import torch.nn.functional as F
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv1d = nn.Conv1d(2, 3, 3, stride=2, padding=1)
+                self.up = nn.ConvTranspose2d(3, 2, 3, stride=2, padding=1, output_padding=1)
+                self.prelu = nn.PReLU()
+                self.resize = nn.Upsample(scale_factor=2, mode="nearest")
+                self.head = nn.Linear(2 * 8 * 8 + 3 + 3 + 2 + 2, 4)
+
+            def forward(self, x):                    # x: (N, 2, 4, 4)
+                seq = self.conv1d(x.flatten(2))      # (N, 3, 8)
+                img = self.prelu(self.up(seq[:, :, :4].reshape(-1, 3, 2, 2)))       # (N, 2, 4, 4)
+                img = F.pad(self.resize(img)[:, :, 1:-1, 1:-1], (1, 1, 1, 1), mode="reflect")
+                a, b = torch.split(seq, [5, 3], dim=2)
+                pooled = torch.cat([a.mean(dim=2), b.sum(dim=(1,)), x[:, 1, 0, :2]], dim=1)
+                return self.head(torch.cat([img.flatten(1), pooled, seq[:, :2, -1]], dim=1))
+
+        return Net()
+
+
+def test_exported_structural_layers_load_and_match_torch(nn, tmp_path):
+    """torch.onnx.export of 1-D convolution, transposed convolution, PReLU, nearest upsampling,
+    slicing, reflect padding, split, mean and sum: nnreach's network computes what torch computes."""
+    import torch
+    from nnreach.io import load_model
+    module = _Structural.build(nn).eval()
+    net = load_model(module, (2, 4, 4))
+    x = np.random.default_rng(SEED).normal(size=(5, 2, 4, 4))
+    with torch.no_grad():
+        expected = module(torch.tensor(x, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(net.forward(x.reshape(5, -1)), expected, rtol=1e-4, atol=1e-4)
