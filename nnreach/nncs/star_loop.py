@@ -63,13 +63,18 @@ class Discretisation:
     cd: np.ndarray
 
 
+def require_linear(plant: Plant, method: str) -> None:
+    """InputError unless the plant is given by matrices (the star methods need its exact one-period map)."""
+    if not isinstance(plant.field, AffineField):
+        raise InputError(f"options.method: {method} needs a linear plant (matrices plant.A and plant.B), "
+                         "not plant.dynamics; use \"zono\"")
+
+
 def discretise(plant: Plant, period: float) -> Discretisation:
     """The exact one-period map of a linear plant: itself when discrete, else the zero-order hold
     ``exp([[A, B, E, c], [0, 0, 0, 0]] period)`` (Van Loan: its top block row is ``[Ad, Bd, Ed, cd]``).
-    InputError for a plant given by expressions."""
-    if not isinstance(plant.field, AffineField):
-        raise InputError("the star methods need a linear plant (matrices plant.A and plant.B), "
-                         "not plant.dynamics; use method = \"zono\"")
+    InputError for a plant given by expressions (:func:`require_linear`)."""
+    require_linear(plant, "a star method")
     n, m = plant.n, plant.m
     M, c = plant.field.M, plant.field.c
     if plant.discrete:
@@ -207,6 +212,7 @@ def star_reach(loop: ClosedLoop, X0: Box, steps: int, spec: Spec, method: str, *
         raise InputError(f"unknown star method {method!r}; choose one of {', '.join(STAR_METHODS)}")
     if X0.dim != loop.plant.n:
         raise InputError(f"the initial set has {X0.dim} dimensions but the plant has {loop.plant.n} states")
+    require_linear(loop.plant, method)
     dis = discretise(loop.plant, loop.period)
     final = steps * loop.period if final is None else final
     interrupt = None if deadline is None else deadline.check

@@ -2,6 +2,8 @@
 sample time, the zero-order-hold discretisation is exact, the cap on stars stops with a message, and
 exact-star agrees with the zonotope method on ACC linear."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -14,8 +16,12 @@ from nnreach.nncs.loop import ClosedLoop
 from nnreach.nncs.plant import Plant
 from nnreach.nncs.simulation import draw_disturbances, initial_points, simulate
 from nnreach.nncs.spec import Polytope, Spec, Window
-from nnreach.nncs.star_loop import discretise, star_reach
+from nnreach.nncs.config import load_config
+from nnreach.nncs.star_loop import METHODS, discretise, star_reach
+from nnreach.nncs.verdict import Verdict, verify
 from nnreach.sets.box import Box
+
+from ..conftest import REPO
 
 STEPS = 6
 NOTHING = Spec((Window(Polytope(np.array([[1.0, 0.0]]), np.array([1e6]))),))
@@ -103,3 +109,54 @@ def test_nonlinear_plants_are_refused():
     loop = ClosedLoop(plant, net, 0.1, np.eye(1), np.zeros(1), np.eye(1), np.zeros(1))
     with pytest.raises(InputError, match="linear plant"):
         star_reach(loop, Box(np.zeros(1), np.ones(1)), 2, NOTHING, "approx-star")
+
+
+# -- verdicts and TOML files ------------------------------------------------------------------------------
+
+ACC = REPO / "examples" / "nncs" / "acc_linear.toml"
+
+
+def _acc(tmp_path, options: str, steps: int = 10) -> Path:
+    """acc_linear.toml with ``steps`` periods and ``options`` added to its [options] table."""
+    text = ACC.read_text().replace("steps = 50", f"steps = {steps}")
+    text = text.replace('model = "controllers/', f'model = "{ACC.parent}/controllers/')
+    path = tmp_path / "acc.toml"
+    path.write_text(text.replace("[options]\n", f"[options]\n{options}\n"))
+    return path
+
+
+def test_exact_star_agrees_with_zono_on_acc_linear(tmp_path):
+    verdicts = {}
+    for method in METHODS:
+        pb = load_config(_acc(tmp_path, f'method = "{method}"')).problem
+        assert pb.method == method
+        verdicts[method] = verify(pb, timeout=120).verdict
+    assert verdicts == dict.fromkeys(METHODS, Verdict.HOLDS)
+
+
+def test_a_violation_is_confirmed_by_simulating_the_stars_point(tmp_path):
+    """A safe set the loop leaves at t = 1 (the ego car's speed drops below 29.9): simulation is switched
+    off, so the counterexample must come from a star's predicate point."""
+    path = _acc(tmp_path, 'method = "exact-star"\nsamples = 0')
+    path.write_text(path.read_text().replace('constraints = ["x_lead - x_ego >= 10 + 1.4*v_ego"]',
+                                             'constraints = ["v_ego >= 29.9"]'))
+    out = verify(load_config(path).problem, timeout=120)
+    assert out.verdict is Verdict.VIOLATED
+    assert "a star leaves a safe set" in out.message and out.counterexample.violation > 0
+
+
+def test_star_methods_refuse_nonlinear_plants_and_unknown_methods(tmp_path):
+    acc = (REPO / "examples" / "nncs" / "acc.toml").read_text()
+    path = tmp_path / "nonlinear.toml"
+    path.write_text(acc.replace('model = "controllers/', f'model = "{ACC.parent}/controllers/')
+                    .replace("[options]\n", '[options]\nmethod = "approx-star"\n'))
+    with pytest.raises(InputError, match=r"^options.method: approx-star needs a linear plant"):
+        load_config(path)
+    with pytest.raises(InputError, match=r"^options.method: expected one of zono, approx-star, exact-star"):
+        load_config(_acc(tmp_path, 'method = "star"'))
+
+
+def test_the_cap_makes_the_verdict_unknown_with_its_reason(tmp_path):
+    out = verify(load_config(_acc(tmp_path, 'method = "exact-star"\nmax_stars = 5')).problem, timeout=120)
+    assert out.verdict is Verdict.UNKNOWN
+    assert "more than 5 stars" in out.message and "options.max_stars" in out.message
