@@ -231,6 +231,7 @@ def star_reach(loop: ClosedLoop, X0: Box, steps: int, spec: Spec, method: str, *
         if k == steps:
             return pipe
         nxt: list[Star] = []
+        idx = np.zeros(0, dtype=int)
         for S in stars:
             for Y, idx in step(loop, dis, S, method, options):
                 if len(nxt) == max_stars:
