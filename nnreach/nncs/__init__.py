@@ -2,7 +2,7 @@
 
 A plant (:mod:`.plant`) under a network controller sampled with zero-order hold (:mod:`.loop`),
 flowpipes by zonotopes with a sound flow over-approximation (:mod:`.flow`), specifications
-(:mod:`.spec`), simulation (:mod:`.simulation`), verdicts (:mod:`.verdict`), TOML files (:mod:`.config`)
+(:mod:`.spec`), star sets at the sample times for linear plants (:mod:`.star_loop`), simulation (:mod:`.simulation`), verdicts (:mod:`.verdict`), TOML files (:mod:`.config`)
 and pictures (:mod:`.plot`)::
 
     cfg = nnreach.nncs.load_config("examples/nncs/acc.toml")

@@ -23,7 +23,7 @@ Layout::
     constraints = ["x >= 10 + 1.4*v"]     # linear; "<=" or ">="
     box = { v = [-1, 1] }
     time = [0.5, 1.0]             # optional window (safe and avoid sets)
-    [options]                     # optional: substeps, order, samples, max_pieces, timeout
+    [options]                     # optional: method, substeps, order, samples, max_pieces, max_stars, timeout
     [plot]                        # optional: pairs = [["x", "v"]], time = ["x - v"] (affine)
 
 Every error (a syntax error, a missing or unknown key, a value of the wrong type or shape, a number that
@@ -50,6 +50,7 @@ from .expr import parse
 from .loop import ClosedLoop, ReachOptions
 from .plant import Plant
 from .spec import Polytope, Spec, Window
+from .star_loop import METHODS, require_linear
 from .verdict import Problem
 
 KEYS = {
@@ -59,11 +60,12 @@ KEYS = {
     "spec": {"safe", "avoid", "goal"},
     "window": {"constraints", "box", "time"},
     "goal": {"constraints", "box"},
-    "options": {"substeps", "order", "samples", "max_pieces", "timeout"},
+    "options": {"method", "substeps", "order", "samples", "max_pieces", "max_stars", "timeout"},
     "plot": {"pairs", "time"},
 }
 """The keys each table may have (anything else is a typo, reported rather than ignored)."""
-COUNTS = {"steps": (1, 10_000), "substeps": (1, 10_000), "samples": (0, 100_000), "max_pieces": (1, 1_000_000)}
+COUNTS = {"steps": (1, 10_000), "substeps": (1, 10_000), "samples": (0, 100_000), "max_pieces": (1, 1_000_000),
+          "max_stars": (1, 10_000_000)}
 """The allowed range of each integer setting."""
 EXPECTED = ("holds", "violated", "unknown")
 """The verdicts ``expected`` may name (``unknown``: no tool is known to decide the problem)."""
@@ -385,8 +387,14 @@ def load_config(path: str | Path) -> Config:
                              order=_number(_get(opt, "order", "options", default=ReachOptions.order), "options.order"))
     if reach_opt.order < 1:
         raise InputError(f"options.order: must be at least 1, got {reach_opt.order}")
+    method = _get(opt, "method", "options", str, Problem.method)
+    if method not in METHODS:
+        raise InputError(f"options.method: expected one of {', '.join(METHODS)}, got {method!r}")
+    if method != "zono":
+        require_linear(plant, method)
     problem = Problem(loop, x0, steps, spec, reach_opt, samples=_count(opt, "samples", "options", Problem.samples),
-                      max_pieces=_count(opt, "max_pieces", "options", Problem.max_pieces))
+                      max_pieces=_count(opt, "max_pieces", "options", Problem.max_pieces), method=method,
+                      max_stars=_count(opt, "max_stars", "options", Problem.max_stars))
     timeout = _get(opt, "timeout", "options", default=None)
     expected = _get(data, "expected", "file", str, None)
     if expected not in (None, *EXPECTED):

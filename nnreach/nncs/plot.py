@@ -3,7 +3,8 @@ flowpipe (blue), the initial set (gray), the unsafe regions (red), the goal (gre
 trajectories (black) and a counterexample (red line), a legend under each panel and the verdict and
 time in the title.
 
-Zonotopes are drawn exactly (:func:`nnreach.plot.zonotope_polygon`). Each group of shapes is one
+Zonotopes are drawn exactly (:func:`nnreach.plot.zonotope_polygon`), stars (of the star methods, at
+the sample times only) as outer polygons from support lines (:func:`_star_polygon`). Each group of shapes is one
 matplotlib collection: thousands of flowpipe sets added as separate patches took most of the time of
 ``nncs --plot`` (each patch's data limits are computed from its path, curve by curve). A panel draws at
 most :data:`MAX_SHAPES` flowpipe shapes, so the picture's time and memory stay bounded however many sets
@@ -17,12 +18,15 @@ from pathlib import Path
 import numpy as np
 
 from ..plot import LEGEND, fill, rectangle, save, zonotope_polygon
+from ..sets.star import Star
 from ..sets.zonotope import Zonotope
 from .config import Config
 from .loop import FlowSet
 from .verdict import Outcome
 
 MAX_TRAJECTORIES = 60
+STAR_DIRECTIONS = 16
+"""Directions (with their opposites) whose support lines bound the polygon drawn for one star."""
 MAX_SHAPES = 4000
 """The most flowpipe shapes a panel draws. Beyond that, runs of consecutive sets of a flowpipe are drawn
 as one shape each: the bounding box of their projections, coarser but containing every set."""
@@ -61,16 +65,38 @@ def _runs(pipes: list[list[FlowSet]], budget: int) -> list[list[FlowSet]]:
     return [p[i:i + size] for p in pipes for i in range(0, len(p), size)]
 
 
+def _set_range(S: Zonotope | Star, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and largest values of ``W x`` (W (k, n)) over one set (a star's by LP), each (k,)."""
+    if isinstance(S, Star):
+        return S.affine_map(W).bounds()
+    mid, rad = W @ S.center, np.abs(W @ S.generators).sum(axis=1)
+    return mid - rad, mid + rad
+
+
 def _range(run: list[FlowSet], W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The smallest and largest values of ``W x`` (W (k, n)) over the sets of the run, each (k,)."""
-    mid = np.array([W @ fs.set.center for fs in run])
-    rad = np.array([np.abs(W @ fs.set.generators).sum(axis=1) for fs in run])
-    return (mid - rad).min(axis=0), (mid + rad).max(axis=0)
+    los, his = zip(*(_set_range(fs.set, W) for fs in run))
+    return np.min(los, axis=0), np.max(his, axis=0)
+
+
+def _star_polygon(S: Star, P: np.ndarray) -> np.ndarray:
+    """A polygon containing the projection ``P S`` (P (2, n)): its bounding box cut by the support lines
+    of :data:`STAR_DIRECTIONS` directions (one LP each); the projection itself as the directions grow."""
+    T = S.affine_map(P)
+    poly = rectangle(*T.bounds())
+    for th in np.linspace(0, np.pi, STAR_DIRECTIONS // 2, endpoint=False)[1:]:
+        for a in (np.array([np.cos(th), np.sin(th)]), -np.array([np.cos(th), np.sin(th)])):
+            poly = _clip(poly, a, T.support(a))
+    return poly
 
 
 def _shape(run: list[FlowSet], P: np.ndarray) -> np.ndarray:
-    """The polygon drawn for a run: the exact projection of a single set, else the bounding box."""
-    return zonotope_polygon(run[0].set, P) if len(run) == 1 else rectangle(*_range(run, P))
+    """The polygon drawn for a run: the projection of a single set (exact for a zonotope, an outer
+    polygon for a star), else the bounding box."""
+    if len(run) > 1:
+        return rectangle(*_range(run, P))
+    S = run[0].set
+    return _star_polygon(S, P) if isinstance(S, Star) else zonotope_polygon(S, P)
 
 
 def plot_outcome(cfg: Config, outcome: Outcome, path: str | Path) -> Path:
@@ -107,9 +133,10 @@ def outcome_figure(cfg: Config, outcome: Outcome):
     names = pb.loop.plant.states
     pairs = list(cfg.plot_pairs) or ([(0, 1)] if n > 1 else [])
     times = list(cfg.plot_time) or [(np.eye(n)[i], 0.0, names[i]) for i in range(min(n, 2))]
-    # a time-point set lies in the time-interval sets around it (of a continuous plant)
-    runs = _runs([[fs for fs in p.sets if fs.t0 < fs.t1 or pb.loop.plant.discrete] for p in outcome.flowpipes],
-                 MAX_SHAPES)
+    # a time-point set lies in the time-interval sets around it (of a continuous plant); stars are only
+    # computed at the sample times
+    runs = _runs([[fs for fs in p.sets if fs.t0 < fs.t1 or pb.loop.plant.discrete or isinstance(fs.set, Star)]
+                  for p in outcome.flowpipes], MAX_SHAPES)
     x0 = Zonotope.from_box(pb.X0)
     sims = outcome.simulations
     t_end = pb.final_time
@@ -192,7 +219,10 @@ def outcome_figure(cfg: Config, outcome: Outcome):
             g_hi = min([yhi] + [bound for s, bound in goal if s > 0])
             ax.plot([t_end, t_end], [g_lo, g_hi], color="tab:green", lw=6, alpha=0.7, label="goal")
         if runs:
-            fill(ax, [rectangle([run[0].t0, lo], [run[-1].t1, hi]) for run, (lo, hi) in zip(runs, ranges)],
+            tick = t_end / 400   # the half width of a bar drawn for the sets of one time point
+            fill(ax, [rectangle([run[0].t0 - tick * (run[0].t0 == run[-1].t1), lo],
+                                [run[-1].t1 + tick * (run[0].t0 == run[-1].t1), hi])
+                      for run, (lo, hi) in zip(runs, ranges)],
                  color="tab:blue", label="flowpipe", alpha=0.3)
         ax.plot([0, 0], [m0 - r0, m0 + r0], color="tab:gray", lw=6, alpha=0.8, label="initial set", zorder=2)
         if shown is not None:

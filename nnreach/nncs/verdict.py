@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from ..parallel.pools import ForkedPool, InlinePool, RayPool
 from ..sets.box import Box
 from ..verify.deadline import Deadline, Timeout
 from .loop import ClosedLoop, Flowpipe, ReachOptions, reach
+from .star_loop import StarPipe, pieces_of, star_reach
 from .simulation import RTOL, ATOL, Trajectories, draw_disturbances, initial_points, simulate
 from .spec import VIOLATION_TOL, Spec
 
@@ -44,6 +46,9 @@ class Problem:
         reach_options: flowpipe settings.
         samples: trajectories simulated before reachability (half at most are corners).
         max_pieces: the most X0 boxes that splitting may try.
+        method: ``"zono"`` (flowpipes of zonotopes, :mod:`.loop`), ``"approx-star"`` or ``"exact-star"``
+            (stars at the sample times, linear plants only, :mod:`.star_loop`).
+        max_stars: exact-star: the most stars at one sample time (over all X0 pieces).
     """
 
     loop: ClosedLoop
@@ -53,6 +58,8 @@ class Problem:
     reach_options: ReachOptions = ReachOptions()
     samples: int = 200
     max_pieces: int = 256
+    method: str = "zono"
+    max_stars: int = 10_000
 
     @property
     def final_time(self) -> float:
@@ -74,7 +81,7 @@ class Counterexample:
 @dataclass
 class Outcome:
     """The verdict and what supports it: the flowpipes computed (the proved ones; with ``unknown`` also
-    the one not proved), the share of X0's volume they prove, the counterexample when ``violated``, the
+    the one not proved; :class:`.star_loop.StarPipe` with a star method), the share of X0's volume they prove, the counterexample when ``violated``, the
     simulations, and the time taken."""
 
     verdict: Verdict
@@ -99,6 +106,8 @@ def _confirm(problem: Problem, x0: np.ndarray, w: np.ndarray) -> Counterexample 
 def falsify(problem: Problem, rng: np.random.Generator, deadline: Deadline,
             rounds: int = 4) -> tuple[Counterexample | None, Trajectories]:
     """Search a violating trajectory; returns it (or None) and the first batch of simulations."""
+    if problem.samples == 0:   # options.samples = 0: no simulation at all
+        return None, None
     lo, hi = problem.X0.lo, problem.X0.hi
     x0 = initial_points(lo, hi, problem.samples, rng)
     first = None
@@ -207,6 +216,65 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
     return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, proved=1.0, message=f"proved with {tried} box(es)")
 
 
+def _star_pipe(problem: Problem, box: Box, seconds: float | None, max_stars: int) -> StarPipe:
+    """The stars from ``box`` (see :func:`.star_loop.star_reach`), stopped at the first not proved."""
+    return star_reach(problem.loop, box, problem.steps, problem.spec, problem.method, max_stars=max_stars,
+                      deadline=Deadline(seconds), final=problem.final_time)
+
+
+def prove_stars(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None = None) -> Outcome:
+    """Stars from X0 (cut into ``jobs`` pieces reached at once, each with its share of ``max_stars``):
+    HOLDS when every star of every sample time meets the spec; VIOLATED when a star that was not proved
+    gives a predicate point whose trajectory, simulated, violates the spec (the initial state and
+    disturbances come from the point: :meth:`.star_loop.StarPipe.origin`); otherwise UNKNOWN. The spec
+    is checked at the sample times only (see :mod:`.star_loop`), which the message says."""
+    if ray is not None:
+        from ..parallel.ray_tasks import connect
+
+        jobs = connect(ray)
+    boxes = pieces_of(problem.X0, jobs)
+    share = -(-problem.max_stars // len(boxes))
+    fn = functools.partial(_star_pipe, max_stars=share)
+    if ray is not None:
+        pool = RayPool(fn, problem, jobs)
+    else:
+        pool = InlinePool(fn, problem) if jobs <= 1 else ForkedPool(fn, problem, jobs)
+    progress.stage(problem.method)
+    done: list[StarPipe] = []
+    proved = 0.0
+    try:
+        left = deadline.remaining()
+        running = {pool.submit(box, None if left == float("inf") else max(left, 0.0)): box for box in boxes}
+        while running:
+            progress.note(open=len(running), closed=len(done))
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                box, pipe = running.pop(fut), fut.result()
+                if pipe.failure is None:
+                    done.append(pipe)
+                    proved += _share(box, problem.X0)
+                    continue
+                if pipe.witness is not None and not pipe.capped:
+                    x0, w = pipe.origin(pipe.witness, problem.loop.plant, problem.steps)
+                    ce = _confirm(problem, np.clip(x0, problem.X0.lo, problem.X0.hi), w)
+                    if ce is not None:
+                        return Outcome(Verdict.VIOLATED, flowpipes=done + [pipe], counterexample=ce,
+                                       pieces=len(boxes), message=f"{pipe.failure}; its trajectory from x0 = "
+                                       f"{np.round(ce.x0, 6).tolist()} {ce.message}")
+                return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=len(boxes), proved=proved,
+                               message=f"{pipe.failure} ({problem.method}; {_percent(proved)} of X0 proved)")
+    except Timeout:
+        out = _timed_out(flowpipes=done, pieces=len(boxes), proved=proved)
+        out.message += f"; {_percent(proved)} of X0 proved"
+        return out
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    stars = sum(len(p.sets) for p in done)
+    return Outcome(Verdict.HOLDS, flowpipes=done, pieces=len(boxes), proved=1.0,
+                   message=f"proved at the sample times with {stars} {problem.method} star(s) over "
+                   f"{len(boxes)} X0 piece(s)")
+
+
 def _percent(share: float) -> str:
     return f"{100 * share:.3g}%"
 
@@ -232,7 +300,7 @@ def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: 
             out = Outcome(Verdict.VIOLATED, counterexample=ce, message=f"trajectory from x0 = "
                           f"{np.round(ce.x0, 6).tolist()} {ce.message}")
         else:
-            out = prove(problem, deadline, jobs, ray)
+            out = (prove if problem.method == "zono" else prove_stars)(problem, deadline, jobs, ray)
     except Timeout:
         out = _timed_out()
     out.simulations = sims
