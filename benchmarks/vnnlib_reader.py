@@ -2,14 +2,16 @@
 """Seconds to read the largest VNN-LIB properties of ``../shared/benchmarks`` (nn4sys: 2-11 MB): the
 reader as nnreach runs it (the vectorised plain-shape reader, falling back to the general one) beside
 the general reader alone, which is skipped above ``--general-limit`` bytes (it takes minutes there and
-refuses more than 10,000 disjuncts). Prints MB/s and how many properties and polytopes were read.
+refuses more than 10,000 disjuncts). Prints medians of ``--repeat`` reads, MB/s, and how many
+properties and polytopes were read.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/vnnlib_reader.py [--count 8] [--general-limit 3000000]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/vnnlib_reader.py [--count 8] [--repeat 3] [--general-limit 3000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from pathlib import Path
 
@@ -19,19 +21,24 @@ from nnreach.io.vnnlib import _parse_general, parse_vnnlib
 BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
 
 
-def timed(read, text: str, name: str) -> tuple[float, str]:
-    start = time.perf_counter()
-    try:
-        props = read(text, source=name) if read is parse_vnnlib else read(text, name)
-        what = f"{len(props)} properties, {sum(len(p.unsafe) for p in props)} polytopes"
-    except NnreachError as e:
-        what = f"refused: {str(e).split(': ')[-1][:60]}"
-    return time.perf_counter() - start, what
+def timed(read, text: str, name: str, repeat: int) -> tuple[float, str]:
+    """Median seconds of ``repeat`` reads, and what was read."""
+    seconds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        try:
+            props = read(text, source=name) if read is parse_vnnlib else read(text, name)
+            what = f"{len(props)} properties, {sum(len(p.unsafe) for p in props)} polytopes"
+        except NnreachError as e:
+            what = f"refused: {str(e).split(': ')[-1][:60]}"
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), what
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", type=int, default=8, help="how many of the largest files (default 8)")
+    ap.add_argument("--repeat", type=int, default=3, help="reads per file and reader (default 3)")
     ap.add_argument("--general-limit", type=float, default=3e6)
     args = ap.parse_args()
     files = sorted(BENCHMARKS.rglob("*.vnnlib"), key=lambda p: -p.stat().st_size)[:args.count]
@@ -39,8 +46,8 @@ def main() -> None:
     for path in files:
         text = path.read_text()
         mb = len(text) / 1e6
-        fast, what = timed(parse_vnnlib, text, str(path))
-        general = timed(_parse_general, text, str(path))[0] if len(text) <= args.general_limit else None
+        fast, what = timed(parse_vnnlib, text, str(path), args.repeat)
+        general = timed(_parse_general, text, str(path), args.repeat)[0] if len(text) <= args.general_limit else None
         g = f"{general:10.2f} {mb / general:7.2f}" if general is not None else f"{'-':>10} {'-':>7}"
         print(f"{path.name:40} {mb:6.2f} {fast:10.2f} {mb / fast:7.2f} {g}  {what}")
 

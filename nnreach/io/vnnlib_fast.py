@@ -50,13 +50,15 @@ def parse_plain(text: str) -> list[Property] | None:
     """The properties of ``text`` if it has the plain shape (see the module docstring), else None."""
     if ";" in text:
         text = _COMMENT.sub("", text)
-    declared = _DECLARE.findall(text)
+    parts = _DECLARE.split(text)                  # text, kind, index, text, kind, index, ..., text
+    declared = list(zip(parts[1::3], parts[2::3]))
     n, m = _size(declared, "X"), _size(declared, "Y")
     if n is None or m is None or n == 0:
         return None
-    body = _DECLARE.sub("", text)
-    simple = _VAR_NUMBER.findall(body)
-    skeleton = _VAR_NUMBER.sub("L", body)
+    body = "".join(parts[0::3])
+    parts = _VAR_NUMBER.split(body)               # one pass: text, literal, text, literal, ..., text
+    simple = parts[1::2]
+    skeleton = "L".join(parts[0::2])
     if _LITERAL.search(skeleton):                 # other literal forms too: read them all in file order
         columns = _general_columns(_LITERAL.findall(body))
         skeleton = _LITERAL.sub("L", body)
