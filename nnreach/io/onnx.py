@@ -1017,9 +1017,11 @@ def load_onnx(path: str | os.PathLike) -> Network:
 
 
 def supported_operators() -> list[str]:
-    """The ONNX operators :func:`load_onnx` reads, sorted: those it converts on computed tensors and
-    those it computes on constants."""
-    return sorted(set(_CONVERTERS) | set(_FOLD))
+    """The ONNX operators :func:`load_onnx` reads wherever they stand, sorted: those it converts on
+    tensors computed from the input, and Constant. Operators it computes on constants only (shape
+    arithmetic: Cast, Range, Equal, Sin, ... in :data:`_FOLD`) are not claimed: a model applying
+    one to the input fails to load."""
+    return sorted(set(_CONVERTERS) | {"Constant"})
 
 
 def supported_opsets() -> tuple[int, int]:

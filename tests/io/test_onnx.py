@@ -566,3 +566,12 @@ def test_large_sparse_weights_stay_sparse_and_compute_what_onnxruntime_computes(
     assert kinds == [Linear, SparseAffine, Linear]
     dense = _model([_n("Gemm", ["x", "W"], transB=1)], [1, 1024], {"W": _w(r, 1024, 1024)})
     assert isinstance(onnx_to_network(dense).nodes[0].op, Linear)
+
+
+def test_every_operator_claimed_as_supported_is_in_a_case_checked_against_onnxruntime():
+    """What ``nnreach-vnnlib supports --onnx-operators`` claims (the loader's table) is exercised by
+    the synthetic models above, each checked against onnxruntime."""
+    from nnreach.io.onnx import supported_operators
+    r = np.random.default_rng(SEED)
+    used = {node.op_type for make in CASES.values() for node in make(r).graph.node}
+    assert set(supported_operators()) - used == set()
