@@ -32,7 +32,7 @@ from onnx import numpy_helper
 
 from ..errors import InputError, UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import (Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear, SparseAffine,
+from ..network.ops import (Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear, Product, SparseAffine, Unary,
                            MaxPool2d, Op, Relu, Reshape, Sigmoid, Tanh, Transpose)
 from . import check_readable
 
@@ -462,6 +462,19 @@ def _prelu(g, node, attrs, args):
     return g.emit(_label(node), LeakyRelu(float(slope.reshape(-1)[0])), [_tensor(args[0])])
 
 
+def _unary(g, node, attrs, args):
+    """Sin, Cos, Floor, Ceil, Abs, Exp of a computed tensor, and Pow of one by a constant exponent:
+    forward and backward only (no relaxation: the bounding methods refuse them; attacks, sampling and
+    replay run them)."""
+    x = _tensor(args[0], f"the base of {node.op_type}" if node.op_type == "Pow" else "its input")
+    if node.op_type != "Pow":
+        return g.emit(_label(node), Unary(node.op_type), [x])
+    exponent = _const(args[1], "the exponent of Pow")
+    if exponent.size != 1:
+        raise UnsupportedError(f"Pow with an exponent of shape {exponent.shape} (one exponent only)")
+    return g.emit(_label(node), Unary("Pow", float(exponent.reshape(-1)[0])), [x])
+
+
 def _clip(g, node, attrs, args):
     lo, hi = float(attrs.get("min", -np.inf)), float(attrs.get("max", np.inf))
     if len(args) > 1 and args[1] is not None:
@@ -487,8 +500,11 @@ def _arithmetic(g, node, attrs, args):
     kind, name = node.op_type, _label(node)
     a, b = args
     if isinstance(a, _Tensor) and isinstance(b, _Tensor):
-        if kind in ("Mul", "Div"):
-            raise UnsupportedError(f"{kind} of two computed tensors is nonlinear")
+        if kind in ("Mul", "Div"):   # nonlinear: forward and backward only (bounding methods refuse it)
+            shape = np.broadcast_shapes(a.shape, b.shape)
+            if g.batch and shape[0] != 1:
+                raise UnsupportedError(f"{kind} of tensors of shapes {a.shape} and {b.shape} moves the batch axis")
+            return g.emit(name, Product(divide=kind == "Div"), [a, b])
         if a.shape != b.shape:
             raise UnsupportedError(f"{kind} broadcasting computed tensors of shapes {a.shape} and {b.shape}")
         if kind == "Sub":
@@ -827,6 +843,7 @@ _CONVERTERS: dict[str, _Converter] = {
     "Relu": _activation(lambda attrs: Relu()),
     "LeakyRelu": _activation(lambda attrs: LeakyRelu(float(attrs.get("alpha", 0.01)))),
     "PRelu": _prelu,
+    **{op: _unary for op in ("Sin", "Cos", "Floor", "Ceil", "Abs", "Exp", "Pow")},
     "Sigmoid": _activation(lambda attrs: Sigmoid()),
     "Tanh": _activation(lambda attrs: Tanh()),
     "Clip": _clip,

@@ -297,6 +297,78 @@ class SparseAffine(Op):
 
 
 # ---------------------------------------------------------------------------------------------
+# Nonlinear operations with a forward and backward pass only: the attack, sampling and replay run
+# them; every bounding method and reach rule refuses them (no relaxation), by the checks that refuse
+# any op that is neither affine nor relaxed.
+
+
+def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The gradient ``g`` (batch, *broadcast shape) summed back to the per-sample ``shape``."""
+    extra = g.ndim - 1 - len(shape)
+    g = g.sum(axis=tuple(range(1, 1 + extra))) if extra else g
+    axes = tuple(k + 1 for k, d in enumerate(shape) if d == 1 and g.shape[k + 1] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Product(Op):
+    """``y = a * b`` (or ``a / b`` with ``divide``) of two computed tensors, broadcast as numpy does."""
+
+    divide: bool = False
+    arity = 2
+
+    def forward(self, a, b):
+        return a / b if self.divide else a * b
+
+    def backward(self, xs, gy):
+        a, b = xs
+        if self.divide:
+            return _sum_to(gy / b, a.shape[1:]), _sum_to(-gy * a / (b * b), b.shape[1:])
+        return _sum_to(gy * b, a.shape[1:]), _sum_to(gy * a, b.shape[1:])
+
+    def output_shape(self, a, b):
+        return tuple(np.broadcast_shapes(tuple(a), tuple(b)))
+
+    def describe(self):
+        return "Div" if self.divide else "Mul"
+
+
+_UNARY = {
+    "Sin": (np.sin, np.cos),
+    "Cos": (np.cos, lambda x: -np.sin(x)),
+    "Floor": (np.floor, np.zeros_like),
+    "Ceil": (np.ceil, np.zeros_like),
+    "Abs": (np.abs, np.sign),
+    "Exp": (np.exp, np.exp),
+}
+"""Elementwise functions by ONNX name: (value, derivative) (Floor and Ceil: 0 almost everywhere)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Unary(Op):
+    """An elementwise function of :data:`_UNARY` (``name``), or ``x ** exponent`` (``name == "Pow"``)."""
+
+    name: str
+    exponent: float = 1.0
+
+    def __post_init__(self):
+        if self.name != "Pow" and self.name not in _UNARY:
+            raise ValueError(f"no elementwise function {self.name!r}")
+
+    def forward(self, x):
+        return np.power(x, x.dtype.type(self.exponent)) if self.name == "Pow" else _UNARY[self.name][0](x)
+
+    def backward(self, xs, gy):
+        x = xs[0]
+        if self.name == "Pow":
+            return (gy * self.exponent * np.power(x, self.exponent - 1),)
+        return (gy * _UNARY[self.name][1](x),)
+
+    def describe(self):
+        return f"Pow {self.exponent:g}" if self.name == "Pow" else self.name
+
+
+# ---------------------------------------------------------------------------------------------
 # Convolution and pooling on (channels, height, width) tensors
 
 

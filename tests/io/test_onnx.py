@@ -370,6 +370,16 @@ CASES: dict[str, Callable[[np.random.Generator], onnx.ModelProto]] = {
     "upsample_opset9": lambda r: _model(
         [_n("Upsample", ["x", "scales"], "u"), _n("Relu", ["u"])], [1, 2, 3, 2],
         {"scales": np.array([1, 1, 2, 3], np.float32)}, opset=9),
+    # nonlinear operations (forward and backward only)
+    "products_and_quotients_of_tensors": lambda r: _model(
+        [_n("MatMul", ["x", "W"], "h"), _n("Sigmoid", ["h"], "s"), _n("Mul", ["x", "s"], "m"),
+         _n("Add", ["s", "one"], "d"), _n("Div", ["m", "d"], "q"), _n("ReduceSum", ["x", "ax"], "t"),
+         _n("Mul", ["q", "t"])], [1, 2, 3], {"W": _w(r, 3, 3), "one": np.float32(1.0), "ax": np.array([2])}, opset=13),
+    "elementwise_functions": lambda r: _model(
+        [_n("Sin", ["x"], "a"), _n("Cos", ["a"], "b"), _n("Abs", ["b"], "c"), _n("Pow", ["c", "p"], "d"),
+         _n("Exp", ["d"], "e"), _n("Mul", ["x", "three"], "x3"), _n("Floor", ["x3"], "f"), _n("Ceil", ["x3"], "g"),
+         _n("Add", ["e", "f"], "h"), _n("Add", ["h", "g"])],
+        [1, 5], {"p": np.float32(1.5), "three": np.float32(3.0)}, opset=13),
     "prelu_one_slope": lambda r: _model(
         [_n("PRelu", ["x", "s"], "p"), _n("MatMul", ["p", "W"])], [1, 4], {"s": np.float32([0.25]), "W": _w(r, 4, 2)}),
     "conv_1d": lambda r: _model(
@@ -435,7 +445,8 @@ def test_node_names_and_shapes_come_from_the_model():
     assert left.input_shape == (3, 2) and left.output_shape == (4, 2)
 
 
-@pytest.mark.parametrize("name", ["conv_bn_folded", "residual_add_sub", "activations", "concat"])
+@pytest.mark.parametrize("name", ["conv_bn_folded", "residual_add_sub", "activations", "concat",
+                                  "products_and_quotients_of_tensors"])
 def test_gradient_matches_finite_differences(name):
     rng = np.random.default_rng(SEED)
     net = onnx_to_network(CASES[name](rng))
@@ -483,15 +494,30 @@ def test_checker_failure_is_an_input_error():
 
 
 def test_all_unsupported_operators_are_reported_at_once():
-    model = _model([_n("Softmax", ["x"], "sm"), _n("Sin", ["sm"], "g1"), _n("Relu", ["g1"], "r"),
+    model = _model([_n("Softmax", ["x"], "sm"), _n("Erf", ["sm"], "g1"), _n("Relu", ["g1"], "r"),
                     _n("Softmax", ["r"])], [1, 4])
     assert _error(model).endswith(
-        "unsupported ONNX operators: Softmax (nodes 'softmax_sm', 'softmax_y'), Sin (node 'sin_g1')")
+        "unsupported ONNX operators: Softmax (nodes 'softmax_sm', 'softmax_y'), Erf (node 'erf_g1')")
 
 
-def test_products_of_tensors_are_rejected():
-    assert "'mul_y' (Mul): Mul of two computed tensors is nonlinear" in _error(
-        _model([_n("Relu", ["x"], "r"), _n("Mul", ["x", "r"])], [1, 3]))
+def test_products_load_but_the_bounding_methods_refuse_them_by_name():
+    """A product of tensors runs forwards and backwards (attacks, replay) but has no relaxation: the
+    bounding methods say so in one line, and auto ends unknown instead of failing."""
+    from nnreach.errors import UnsupportedError as Unsupported
+    from nnreach.reach import reach
+    from nnreach.sets import Box
+    from nnreach.verify.api import verify
+    from nnreach.verify.problem import Problem, halfspace_property
+    net = onnx_to_network(_model([_n("Relu", ["x"], "r"), _n("Mul", ["x", "r"])], [1, 3]))
+    box = Box(-np.ones(3), np.ones(3))
+    for method in ("interval", "zono", "deeppoly"):
+        with pytest.raises(Unsupported, match="Product"):
+            reach(net, box, method)
+    problem = Problem(net, halfspace_property(box, np.eye(3)[:1], np.array([-5.0])))   # y_0 <= -5: never
+    assert verify(problem, "auto", timeout=20).status.value == "unknown"
+    for method in ("deeppoly", "bab"):
+        with pytest.raises(Unsupported):
+            verify(problem, method, timeout=20)
     assert "nonlinear" in _error(_model([_n("Div", ["c", "x"])], [1, 3], {"c": np.ones(3, np.float32)}))
     assert "nonlinear" in _error(_model([_n("MatMul", ["x", "x"])], [3, 3]))
 
