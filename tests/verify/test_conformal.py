@@ -182,8 +182,8 @@ def test_high_dimensional_small_boxes_are_drawn_in_proportion_to_their_volumes()
     assert np.allclose(weights, np.array([1, 1.001 ** 3072]) / (1 + 1.001 ** 3072))
 
 
-def _sine_model(path) -> None:
-    """An ONNX model y = W sin(x) + b with 3 inputs and 2 outputs: Sin is an operator nnreach's graph
+def _erf_model(path) -> None:
+    """An ONNX model y = W erf(x) + b with 3 inputs and 2 outputs: Erf is an operator nnreach's graph
     refuses, onnxruntime runs it."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -191,8 +191,8 @@ def _sine_model(path) -> None:
     W = np.array([[1.0, -0.5, 0.25], [0.5, 1.0, -1.0]], dtype=np.float32)
     b = np.array([0.1, -0.2], dtype=np.float32)
     graph = helper.make_graph(
-        [helper.make_node("Sin", ["x"], ["s"]), helper.make_node("Gemm", ["s", "W", "b"], ["y"], transB=1)],
-        "sine", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_node("Erf", ["x"], ["s"]), helper.make_node("Gemm", ["s", "W", "b"], ["y"], transB=1)],
+        "erf", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])],
         [numpy_helper.from_array(W, "W"), numpy_helper.from_array(b, "b")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
@@ -204,8 +204,8 @@ def test_a_model_only_onnxruntime_runs_is_sampled_by_conformal_and_refused_by_th
     other method refuses it with one line and exit code 2."""
     from nnreach.cli import main
 
-    model = tmp_path / "sine.onnx"
-    _sine_model(model)
+    model = tmp_path / "erf.onnx"
+    _erf_model(model)
     box = "".join(f"(assert (>= X_{i} -0.5))\n(assert (<= X_{i} 0.5))\n" for i in range(3))
     head = "".join(f"(declare-const X_{i} Real)\n" for i in range(3)) + "(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
     far = tmp_path / "far.vnnlib"
@@ -219,4 +219,4 @@ def test_a_model_only_onnxruntime_runs_is_sampled_by_conformal_and_refused_by_th
     assert out.strip().splitlines()[-1] == "violated" and "checked by onnxruntime" in out
     assert main(["verify", str(model), str(far), "--method", "auto"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Sin" in err[0]
+    assert len(err) == 1 and "Erf" in err[0]
