@@ -16,16 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
-from .errors import InputError
+from .errors import EXIT_OK, InputError, reported
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_TIMEOUT = 300.0
 """Seconds ``verify`` and ``robust`` take at most unless ``--timeout`` says otherwise (``inf``: no limit)."""
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, exit code 2, prefixed once with "nnreach: error:" by main
-        command = self.prog.removeprefix("nnreach").strip()
+    def error(self, message):  # one line, exit code 2, prefixed once with "PROG: error:" by main
+        command = self.prog.partition(" ")[2].strip()   # the subcommand, after the program's name
         raise InputError(f"{command}: {message}" if command else message)
 
 
@@ -660,23 +659,13 @@ def main(argv: list[str] | None = None) -> int:
         from .verifier_interface import main as standard_main
 
         return standard_main(argv[1:])
-    try:
+    def run() -> int:
         args = _parser().parse_args(argv)
         commands = {"verify": _cmd_verify, "robust": _cmd_robust, "info": _cmd_info, "reach": _cmd_reach,
                     "bench": _cmd_bench, "nncs": _cmd_nncs}
         return commands[args.command](args)
-    except InputError as e:
-        print(f"nnreach: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("nnreach: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as e:  # an internal error: report it on one line, traceback on request
-        if os.environ.get("NNREACH_DEBUG"):
-            raise
-        print(f"nnreach: internal error: {type(e).__name__}: {e} (set NNREACH_DEBUG=1 for a traceback)",
-              file=sys.stderr)
-        return EXIT_INTERNAL
+
+    return reported("nnreach", run)
 
 
 if __name__ == "__main__":

@@ -14,21 +14,20 @@ not serialise assignments (``supports --serialise-assignments`` says ``false``),
 
 Messages go to stderr. The standard prescribes no exit codes; these are nnreach's: 0 when an answer
 was printed, 2 for bad input or a query or model nnreach cannot handle (one line on stderr), 1 for
-an internal error.
+an internal error, 130 on Ctrl-C (:func:`nnreach.errors.reported`, shared with ``nnreach``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Callable
 
-from .errors import InputError
+from .cli import _count, _Parser  # what every nnreach command uses
+from .errors import EXIT_OK, InputError, reported
 
 PROG = "nnreach-vnnlib"
 NAME = "nnreach"
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 
 
 def _element_types() -> list[str]:
@@ -72,27 +71,11 @@ CAPABILITIES: dict[str, Callable[[], list[str]]] = {
 """What ``supports CAPABILITY`` prints, one line per list item (the theory names are the standard's)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line on stderr and exit code 2, like every other bad input
-        command = self.prog.removeprefix(PROG).strip()
-        raise InputError(f"{command}: {message}" if command else message)
-
-
 def _network(text: str) -> tuple[str, str]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
     return name, path
-
-
-def _seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("query", help="VNN-LIB 2.0 query file")
     v.add_argument("--network", type=_network, action="append", default=[], metavar="NAME=PATH",
                    help="the model file (ONNX) of the network the query declares as NAME")
-    v.add_argument("--timeout", type=_seconds, default=None, metavar="S", help="time limit, whole seconds")
+    v.add_argument("--timeout", type=_count, default=None, metavar="S", help="time limit, whole seconds")
     v.add_argument("--serialise-assignments", metavar="DIR",
                    help="not supported: the assignment is printed on stdout instead")
     s = sub.add_parser("supports", help="report a capability")
@@ -176,7 +159,7 @@ def _verify(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the standard interface; returns the exit code."""
-    try:
+    def run() -> int:
         args = _parser().parse_args(argv)
         if args.name:
             print(NAME)
@@ -191,16 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise InputError("expected --name, --version, or a command: verify or supports")
         return EXIT_OK
-    except InputError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return EXIT_INPUT
-    except Exception as e:  # an internal error: one line, traceback on request
-        if os.environ.get("NNREACH_DEBUG"):
-            raise
-        print(f"{PROG}: internal error: {type(e).__name__}: {e} (set NNREACH_DEBUG=1 for a traceback)",
-              file=sys.stderr)
-        return EXIT_INTERNAL
 
+    return reported(PROG, run)
 
 if __name__ == "__main__":
     sys.exit(main())
