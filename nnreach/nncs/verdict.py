@@ -158,6 +158,23 @@ def _pipe(problem: Problem, box: Box, seconds: float | None) -> Flowpipe:
                  check=lambda fs: spec.check_set(fs.set, fs.t0, fs.t1, final))
 
 
+def _cluster_jobs(ray: str | None, jobs: int) -> int:
+    """With a Ray address, connect and return the cluster's CPUs; else ``jobs``."""
+    if ray is None:
+        return jobs
+    from ..parallel.ray_tasks import connect
+
+    return connect(ray)
+
+
+def _workers(fn, problem: Problem, jobs: int, ray: bool):
+    """The pool that runs ``fn(problem, box, seconds)`` for the boxes: Ray tasks on a connected cluster,
+    ``jobs`` forked processes, or inline."""
+    if ray:
+        return RayPool(fn, problem, jobs)
+    return InlinePool(fn, problem) if jobs <= 1 else ForkedPool(fn, problem, jobs)
+
+
 def _share(box: Box, X0: Box) -> float:
     """The share of X0's volume in ``box``, over the coordinates X0 does not fix."""
     free = X0.hi > X0.lo
@@ -172,13 +189,8 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
     Which boxes are tried does not depend on ``jobs`` (each box's split depends only on its own flowpipe); only when
     ``max_pieces`` runs out can the boxes tried by then differ.
     """
-    if ray is not None:
-        from ..parallel.ray_tasks import connect
-
-        jobs = connect(ray)
-        pool = RayPool(_pipe, problem, jobs)
-    else:
-        pool = InlinePool(_pipe, problem) if jobs <= 1 else ForkedPool(_pipe, problem, jobs)
+    jobs = _cluster_jobs(ray, jobs)
+    pool = _workers(_pipe, problem, jobs, ray is not None)
     todo = [problem.X0]
     running: dict[Future, Box] = {}
     done: list[Flowpipe] = []
@@ -208,9 +220,7 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
                 left_hi[k], right_lo[k] = mid, mid
                 todo += [Box(right_lo, box.hi), Box(box.lo, left_hi)]
     except Timeout:  # the proved flowpipes are what there is to show
-        out = _timed_out(flowpipes=done, pieces=tried, proved=proved)
-        out.message += f"; {_percent(proved)} of X0 proved"
-        return out
+        return _timed_out(flowpipes=done, pieces=tried, proved=proved)
     finally:  # boxes still being reached run to their end (at most the deadline), then the workers exit
         pool.shutdown(wait=True, cancel_futures=True)
     return Outcome(Verdict.HOLDS, flowpipes=done, pieces=tried, proved=1.0, message=f"proved with {tried} box(es)")
@@ -228,17 +238,10 @@ def prove_stars(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | 
     gives a predicate point whose trajectory, simulated, violates the spec (the initial state and
     disturbances come from the point: :meth:`.star_loop.StarPipe.origin`); otherwise UNKNOWN. The spec
     is checked at the sample times only (see :mod:`.star_loop`), which the message says."""
-    if ray is not None:
-        from ..parallel.ray_tasks import connect
-
-        jobs = connect(ray)
+    jobs = _cluster_jobs(ray, jobs)
     boxes = pieces_of(problem.X0, jobs)
     share = -(-problem.max_stars // len(boxes))
-    fn = functools.partial(_star_pipe, max_stars=share)
-    if ray is not None:
-        pool = RayPool(fn, problem, jobs)
-    else:
-        pool = InlinePool(fn, problem) if jobs <= 1 else ForkedPool(fn, problem, jobs)
+    pool = _workers(functools.partial(_star_pipe, max_stars=share), problem, jobs, ray is not None)
     progress.stage(problem.method)
     done: list[StarPipe] = []
     proved = 0.0
@@ -264,9 +267,7 @@ def prove_stars(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | 
                 return Outcome(Verdict.UNKNOWN, flowpipes=done + [pipe], pieces=len(boxes), proved=proved,
                                message=f"{pipe.failure} ({problem.method}; {_percent(proved)} of X0 proved)")
     except Timeout:
-        out = _timed_out(flowpipes=done, pieces=len(boxes), proved=proved)
-        out.message += f"; {_percent(proved)} of X0 proved"
-        return out
+        return _timed_out(flowpipes=done, pieces=len(boxes), proved=proved)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     stars = sum(len(p.sets) for p in done)
@@ -280,10 +281,13 @@ def _percent(share: float) -> str:
 
 
 def _timed_out(**fields) -> Outcome:
-    """A TIMEOUT outcome with the progress tracker's reason as its message."""
+    """A TIMEOUT outcome with the progress tracker's reason as its message, and the share of X0 proved
+    when ``fields`` has it."""
     tracker = progress.current()
-    return Outcome(Verdict.TIMEOUT, message=tracker.reason(timed_out=True) if tracker else "time limit reached",
-                   **fields)
+    message = tracker.reason(timed_out=True) if tracker else "time limit reached"
+    if "proved" in fields:
+        message += f"; {_percent(fields['proved'])} of X0 proved"
+    return Outcome(Verdict.TIMEOUT, message=message, **fields)
 
 
 def verify(problem: Problem, timeout: float | None = None, seed: int = 0, jobs: int = 1,
