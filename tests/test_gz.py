@@ -19,6 +19,7 @@ from nnreach.verify.check import run_onnxruntime
 
 from .conftest import EXAMPLES
 from .io.test_nnet_mat import _nnet_text
+from .properties import assert_same_properties
 
 MODEL = EXAMPLES / "models" / "tiny_relu.onnx"
 SPECS = EXAMPLES / "specs"
@@ -56,14 +57,8 @@ def test_compressed_model_reads_as_the_plain_file(tmp_path, kind):
 def test_compressed_property_reads_as_the_plain_file(tmp_path):
     plain = SPECS / "tiny_dominance.vnnlib"
     props, ref = read_vnnlib(gzipped(plain, tmp_path)), read_vnnlib(plain)
-    assert len(props) == len(ref) == 1
-    for p, q in zip(props, ref):
-        np.testing.assert_array_equal(p.input_box.lo, q.input_box.lo)
-        np.testing.assert_array_equal(p.input_box.hi, q.input_box.hi)
-        assert len(p.unsafe) == len(q.unsafe)
-        for u, v in zip(p.unsafe, q.unsafe):
-            np.testing.assert_array_equal(u.A, v.A)
-            np.testing.assert_array_equal(u.b, v.b)
+    assert len(ref) == 1
+    assert_same_properties(props, ref)
 
 
 @pytest.mark.parametrize("spec", sorted(VERDICTS))

@@ -12,6 +12,8 @@ from nnreach.errors import InputError, UnsupportedError
 from nnreach.io.vnnlib import _parse_general, parse_vnnlib
 from nnreach.io.vnnlib_fast import parse_plain
 
+from ..properties import assert_same_properties
+
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "benchmarks"
 LARGE = 1_000_000
@@ -25,17 +27,6 @@ def _published() -> list[Path]:
     return files
 
 
-def assert_same(a, b):
-    assert len(a) == len(b)
-    for p, q in zip(a, b):
-        np.testing.assert_array_equal(p.input_box.lo, q.input_box.lo)
-        np.testing.assert_array_equal(p.input_box.hi, q.input_box.hi)
-        assert len(p.unsafe) == len(q.unsafe)
-        for s, t in zip(p.unsafe, q.unsafe):
-            np.testing.assert_array_equal(s.A, t.A)
-            np.testing.assert_array_equal(s.b, t.b)
-
-
 def test_every_published_plain_file_reads_as_the_general_reader_reads_it():
     files = _published()
     accepted = 0
@@ -45,7 +36,7 @@ def test_every_published_plain_file_reads_as_the_general_reader_reads_it():
         if fast is None:
             continue
         accepted += 1
-        assert_same(fast, _parse_general(text, str(path)))
+        assert_same_properties(fast, _parse_general(text, str(path)))
     assert accepted >= (600 if SHARED.is_dir() else 1), f"only {accepted} of {len(files)} files were plain"
 
 
@@ -68,7 +59,7 @@ PLAIN = {
 def test_plain_shapes_are_accepted_and_equal(name):
     fast = parse_plain(PLAIN[name])
     assert fast is not None
-    assert_same(fast, _parse_general(PLAIN[name], name))
+    assert_same_properties(fast, _parse_general(PLAIN[name], name))
 
 
 def test_disjuncts_with_an_empty_box_are_dropped_and_the_others_grouped_by_box():
@@ -106,7 +97,7 @@ def test_other_shapes_are_declined_and_read_or_refused_by_the_general_reader(nam
             parse_vnnlib(OTHER[name], source=name)
         assert str(got.value) == str(e)
     else:
-        assert_same(parse_vnnlib(OTHER[name]), general)
+        assert_same_properties(parse_vnnlib(OTHER[name]), general)
 
 
 def test_tens_of_thousands_of_disjuncts_are_accepted():
