@@ -8,8 +8,10 @@ whole graph is checked and *all* unsupported operators are reported in one error
 
 Batch axis: the model input has a batch axis when its rank is at least 2 and its first dimension is
 1 or symbolic; otherwise its whole shape is the per-sample shape. Full ONNX shapes (batch size 1)
-are tracked through the graph and turned into per-sample shapes and axes for the network ops. An op
-that would mix the batch axis with other axes is rejected with the node's name.
+are tracked through the graph and turned into per-sample shapes and axes for the network ops. A
+model with an op that mixes the batch axis with other axes (a transpose of ``(1, n)`` to ``(n, 1)``,
+a concatenation along axis 0, ...) is read again without a batch axis: batch size 1 is a shape like
+any other, and the network's input shape is the full ONNX shape, ``(1, n)``.
 
 Example::
 
@@ -52,6 +54,10 @@ class _Tensor:
     shape: tuple[int, ...]
 
 
+class _BatchAxisError(UnsupportedError):
+    """An op mixes the batch axis with the others (the model is then read without a batch axis)."""
+
+
 _Value = _Tensor | np.ndarray
 """A tensor computed from the input, or a constant."""
 
@@ -75,6 +81,8 @@ class _Graph:
     def emit(self, name: str, op: Op, inputs: Sequence[_Tensor]) -> _Tensor:
         """Append a layer computing ``op`` of ``inputs``; returns its output."""
         shape = op.output_shape(*(self.per_sample(t.shape) for t in inputs))
+        if 0 in shape:
+            raise UnsupportedError(f"an empty tensor of shape {self.full(shape)}")
         base, k = name, 0
         while name in self.index or name == INPUT:
             k += 1
@@ -88,7 +96,7 @@ class _Graph:
         if shape == x.shape:
             return x
         if self.batch and (not shape or shape[0] != 1):
-            raise UnsupportedError(f"reshaping {x.shape} to {shape} moves the batch axis")
+            raise _BatchAxisError(f"reshaping {x.shape} to {shape} moves the batch axis")
         return self.emit(name, Reshape(self.per_sample(shape)), [x])
 
     def per_sample_const(self, shape: tuple[int, ...], c: np.ndarray) -> np.ndarray:
@@ -503,10 +511,10 @@ def _arithmetic(g, node, attrs, args):
         if kind in ("Mul", "Div"):   # nonlinear: forward and backward only (bounding methods refuse it)
             shape = np.broadcast_shapes(a.shape, b.shape)
             if g.batch and shape[0] != 1:
-                raise UnsupportedError(f"{kind} of tensors of shapes {a.shape} and {b.shape} moves the batch axis")
+                raise _BatchAxisError(f"{kind} of tensors of shapes {a.shape} and {b.shape} moves the batch axis")
             return g.emit(name, Product(divide=kind == "Div"), [a, b])
-        if a.shape != b.shape:
-            raise UnsupportedError(f"{kind} broadcasting computed tensors of shapes {a.shape} and {b.shape}")
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        a, b = (_broadcast(g, t, shape, f"{name}/{k}") for k, t in (("a", a), ("b", b)))
         if kind == "Sub":
             b = g.emit(f"{name}/neg", ElementwiseAffine(-1.0, 0.0), [b])
         return g.emit(name, Add(), [a, b])
@@ -516,6 +524,7 @@ def _arithmetic(g, node, attrs, args):
     x, c = (b, a) if const_first else (a, b)
     if attrs.get("broadcast") and "axis" in attrs:  # opset < 7: align c at the given axis
         c = c.reshape(c.shape + (1,) * (len(x.shape) - int(attrs["axis"]) - c.ndim))
+    x = _broadcast(g, x, np.broadcast_shapes(x.shape, np.shape(c)), f"{name}/expand")
     c = g.per_sample_const(x.shape, c)
     if kind == "Add":
         op = ElementwiseAffine(1.0, c)
@@ -567,7 +576,7 @@ def _matmul(g, node, attrs, args):
         t = g.emit(f"{name}/linear", Linear(w, np.zeros(w.shape[0])), [t])
         y = g.emit(name, Transpose(perm), [t])
     else:
-        raise UnsupportedError(f"MatMul of a {w.shape} weight with a tensor of shape {x.shape} "
+        raise _BatchAxisError(f"MatMul of a {w.shape} weight with a tensor of shape {x.shape} "
                                "contracts the batch axis")
     return g.reshape_to(y, _matmul_shape(a.shape, x.shape), f"{name}/reshape")
 
@@ -716,7 +725,7 @@ def _flatten(g, node, attrs, args):
     x = _tensor(args[0])
     a = _flatten_axis(attrs, len(x.shape))
     if g.batch and a != 1:
-        raise UnsupportedError(f"Flatten with axis={attrs.get('axis', 1)} merges the batch axis "
+        raise _BatchAxisError(f"Flatten with axis={attrs.get('axis', 1)} merges the batch axis "
                                "with others")
     return g.reshape_to(x, (prod(x.shape[:a]), prod(x.shape[a:])), _label(node))
 
@@ -733,7 +742,7 @@ def _transpose(g, node, attrs, args):
     perm = [int(p) for p in attrs.get("perm", range(len(x.shape) - 1, -1, -1))]
     if g.batch:
         if perm[0] != 0:
-            raise UnsupportedError(f"Transpose with perm={perm} moves the batch axis")
+            raise _BatchAxisError(f"Transpose with perm={perm} moves the batch axis")
         perm = [p - 1 for p in perm[1:]]
     if perm == sorted(perm):
         return x
@@ -749,7 +758,7 @@ def _squeeze(g, node, attrs, args):
     if any(x.shape[a] != 1 for a in axes):
         raise InputError(f"cannot squeeze axes {axes} of shape {x.shape}")
     if g.batch and 0 in axes:
-        raise UnsupportedError("Squeeze removes the batch axis")
+        raise _BatchAxisError("Squeeze removes the batch axis")
     return g.reshape_to(x, tuple(d for i, d in enumerate(x.shape) if i not in axes), _label(node))
 
 
@@ -761,7 +770,7 @@ def _unsqueeze(g, node, attrs, args):
     rank = len(x.shape) + len(axes)
     axes = sorted(a % rank for a in axes)
     if g.batch and axes[0] == 0:
-        raise UnsupportedError("Unsqueeze at axis 0 moves the batch axis")
+        raise _BatchAxisError("Unsqueeze at axis 0 moves the batch axis")
     shape = list(x.shape)
     for a in axes:
         shape.insert(a, 1)
@@ -773,7 +782,7 @@ def _concat(g, node, attrs, args):
     axis = int(attrs["axis"]) % len(xs[0].shape)
     if g.batch:
         if axis == 0:
-            raise UnsupportedError("Concat along the batch axis")
+            raise _BatchAxisError("Concat along the batch axis")
         axis -= 1
     return xs[0] if len(xs) == 1 else g.emit(_label(node), Concat(axis, len(xs)), xs)
 
@@ -782,13 +791,20 @@ def _index_map(g: _Graph, name: str, x: _Tensor, index: np.ndarray, fill: float 
     """The tensor of full shape ``index.shape`` whose entries are ``x``'s at the flat positions
     ``index`` (``-1``: the constant ``fill``)."""
     if g.batch and (index.ndim == 0 or index.shape[0] != 1):
-        raise UnsupportedError(f"the result of shape {index.shape} moves the batch axis")
+        raise _BatchAxisError(f"the result of shape {index.shape} moves the batch axis")
     flat = index.reshape(-1)
     if flat.size == prod(x.shape) and np.array_equal(flat, np.arange(flat.size)):
         return g.reshape_to(x, index.shape, name)
     rows = np.flatnonzero(flat >= 0)
     matrix = sp.csr_matrix((np.ones(rows.size), (rows, flat[rows])), shape=(flat.size, prod(x.shape)))
     return g.emit(name, SparseAffine(matrix, np.where(flat >= 0, 0.0, fill), g.per_sample(index.shape)), [x])
+
+
+def _broadcast(g: _Graph, x: _Tensor, shape: tuple[int, ...], name: str) -> _Tensor:
+    """``x`` broadcast to the full ``shape`` (its entries repeated; no layer when it has that shape)."""
+    if x.shape == tuple(shape):
+        return x
+    return _index_map(g, name, x, np.broadcast_to(np.arange(prod(x.shape)).reshape(x.shape), shape))
 
 
 def _structural(g, node, attrs, args):
@@ -818,7 +834,7 @@ def _reduce(g, node, attrs, args):
     if not axes:
         return x
     if g.batch and 0 in axes:
-        raise UnsupportedError(f"{node.op_type} over the batch axis")
+        raise _BatchAxisError(f"{node.op_type} over the batch axis")
     keep = [a for a in range(len(x.shape)) if a not in axes]
     groups = np.transpose(np.arange(prod(x.shape)).reshape(x.shape), keep + list(axes)).reshape(prod(x.shape[a] for a in keep), -1)
     rows = np.repeat(np.arange(groups.shape[0]), groups.shape[1])
@@ -960,11 +976,12 @@ def onnx_to_network(model: onnx.ModelProto, source: str = "ONNX model") -> Netwo
 
     Returns:
         a Network whose input shape is the per-sample input shape (the ONNX input shape without
-        its batch axis, if it has one) and whose output is the graph output (per-sample shape).
+        its batch axis, if it has one and no op mixes it with the others) and whose output is the
+        graph output (per-sample shape).
     Raises:
         InputError: the model fails ``onnx.checker``, its shapes do not fit, or a weight is NaN or infinite.
         UnsupportedError: unsupported operators (all listed at once), several inputs or outputs,
-            non-float input, or an op that mixes the batch axis with the others.
+            or non-float input.
     """
     try:
         onnx.checker.check_model(model)
@@ -976,6 +993,20 @@ def onnx_to_network(model: onnx.ModelProto, source: str = "ONNX model") -> Netwo
     if len(graph.output) != 1:
         raise UnsupportedError(f"{source}: the graph has {len(graph.output)} outputs; "
                                "exactly one is supported")
+    try:
+        net = _convert(graph, vi, shape, batch, source)
+    except _BatchAxisError:
+        if not batch:
+            raise
+        net = _convert(graph, vi, shape, False, source)
+    _check_finite(net, source)
+    return net
+
+
+def _convert(graph: onnx.GraphProto, vi: onnx.ValueInfoProto, shape: tuple[int, ...], batch: bool,
+             source: str) -> Network:
+    """The network of ``graph`` whose input ``vi`` has the full shape ``shape``, its first axis taken
+    as the batch axis when ``batch``."""
     out = graph.output[0].name
     uses = Counter(i for node in graph.node for i in node.input if i)
     uses[out] += 1
@@ -997,7 +1028,6 @@ def onnx_to_network(model: onnx.ModelProto, source: str = "ONNX model") -> Netwo
         net = Network.build(g.per_sample(shape), _prune(g.layers, result.node), result.node)
     except ValueError as e:
         raise InputError(f"{source}: {e}") from None
-    _check_finite(net, source)
     return net
 
 

@@ -54,7 +54,8 @@ def _input_info(model: onnx.ModelProto) -> onnx.ValueInfoProto:
 
 
 def assert_matches_reference(model: onnx.ModelProto | Path, seed: int = SEED, samples: int = 3):
-    """Our float64 and float32 forward passes equal the reference on random inputs."""
+    """Our float64 and float32 forward passes equal the reference on random inputs (float32 to ten
+    times the tolerance of float64)."""
     proto = onnx.load(model) if isinstance(model, Path) else model
     net = load_onnx(model) if isinstance(model, Path) else onnx_to_network(proto)
     info = _input_info(proto).type.tensor_type
@@ -69,7 +70,9 @@ def assert_matches_reference(model: onnx.ModelProto | Path, seed: int = SEED, sa
     np.testing.assert_allclose(net.forward(flat), ref, rtol=1e-5, atol=atol)
     y32 = net.forward(flat, dtype=np.float32)
     assert y32.dtype == np.float32
-    np.testing.assert_allclose(y32, ref, rtol=1e-5, atol=atol)
+    # float32 sums in another order than onnxruntime's: squares of outputs near 1e4 (power-flow nets)
+    # cancel to a few units in the 5th digit
+    np.testing.assert_allclose(y32, ref, rtol=1e-5, atol=10 * atol)
     return net
 
 
@@ -395,6 +398,29 @@ CASES: dict[str, Callable[[np.random.Generator], onnx.ModelProto]] = {
         "output_padding_dilations": ({"strides": [2, 2], "output_padding": [1, 0], "dilations": [2, 1]}, 2, 2, 1),
         "groups": ({"group": 2, "strides": [2, 1], "pads": [0, 1, 1, 0]}, 4, 6, 2),
     }.items()},
+    # the batch axis mixed with the others: read as a shape like any other (batch size 1)
+    **{f"batch_axis_{k}": (lambda nodes, consts, shape: lambda r: _model(nodes, shape, consts))(*v) for k, v in {
+        "flatten_axis0": ([_n("Flatten", ["x"], axis=0)], {}, [1, 2, 3]),
+        "flatten_axis2": ([_n("Flatten", ["x"], axis=2)], {}, [1, 2, 3]),
+        "transpose": ([_n("Transpose", ["x"])], {}, [1, 2, 3]),
+        "reshape": ([_n("Reshape", ["x", "s"])], {"s": np.array([6, 1])}, [1, 2, 3]),
+        "concat": ([_n("Concat", ["x", "x"], axis=0)], {}, [1, 2, 3]),
+        "squeeze": ([_n("Squeeze", ["x"])], {}, [1, 2, 3]),
+        "unsqueeze": ([_n("Unsqueeze", ["x", "a"])], {"a": np.array([0])}, [1, 2, 3]),
+        "expand": ([_n("Expand", ["x", "s"])], {"s": np.array([2, 1])}, [1, 2]),
+        "reduce": ([_n("ReduceSum", ["x", "a"])], {"a": np.array([0])}, [1, 2]),
+        "add_broadcast": ([_n("Add", ["x", "c"])], {"c": np.ones((4, 1, 1), np.float32)}, [1, 2, 3]),
+        "weight_on_the_left": (  # (1, n) -> (n, 1), W @ x, back to (1, m): a power-flow net's pattern
+            [_n("Transpose", ["x"], "t", perm=[1, 0]), _n("MatMul", ["W", "t"], "m"),
+             _n("Transpose", ["m"], "b", perm=[1, 0]), _n("Relu", ["b"])], {"W": np.float32([[1, -2, 3], [0.5, 1, -1]])}, [1, 3]),
+    }.items()},
+    # computed tensors broadcast by a constant or by each other
+    "sub_broadcast_to_a_larger_shape": lambda r: _model(  # x (1, 4, 1) - t (5,) -> (1, 4, 5), then summed with weights
+        [_n("Unsqueeze", ["x", "ax"], "u"), _n("Sub", ["u", "t"], "s"), _n("Relu", ["s"], "h"), _n("MatMul", ["h", "w"])],
+        [1, 4], {"ax": np.array([2]), "t": np.linspace(-1, 1, 5).astype(np.float32), "w": _w(r, 5)}),
+    "add_tensors_broadcast": lambda r: _model(
+        [_n("ReduceSum", ["x", "ax"], "s"), _n("Sub", ["x", "s"], "d"), _n("Add", ["s", "d"])],
+        [1, 3, 4], {"ax": np.array([2])}, opset=13),
     "shape_arithmetic_folded": lambda r: _model(
         [helper.make_node("ConstantOfShape", ["n"], ["ones"], value=numpy_helper.from_array(np.float32([1.5]))),
          _n("Range", ["zero", "four", "one"], "idx"), _n("Cast", ["idx"], "fidx", to=TensorProto.FLOAT),
@@ -533,25 +559,15 @@ def test_graph_interface_is_checked():
 
 
 REJECTED_NODES = {  # node, initializers, input shape, expected message
-    "flatten_axis0": (_n("Flatten", ["x"], axis=0), {}, [1, 2, 3], "Flatten with axis=0 merges the batch axis"),
-    "flatten_axis2": (_n("Flatten", ["x"], axis=2), {}, [1, 2, 3], "Flatten with axis=2 merges the batch axis"),
-    "transpose": (_n("Transpose", ["x"]), {}, [1, 2, 3], r"perm=\[2, 1, 0\] moves the batch axis"),
-    "reshape": (_n("Reshape", ["x", "s"]), {"s": np.array([6, 1])}, [1, 2, 3], "moves the batch axis"),
-    "concat": (_n("Concat", ["x", "x"], axis=0), {}, [1, 2, 3], "Concat along the batch axis"),
-    "squeeze": (_n("Squeeze", ["x"]), {}, [1, 2, 3], "removes the batch axis"),
-    "unsqueeze": (_n("Unsqueeze", ["x", "a"]), {"a": np.array([0])}, [1, 2, 3], "moves the batch axis"),
     "matmul": (_n("MatMul", ["x", "W"]), {"W": np.ones((2, 3, 3), np.float32)}, [1, 2, 3], "batched weight"),
     "gemm": (_n("Gemm", ["x", "W"], transA=1), {"W": np.ones((1, 3), np.float32)}, [1, 3], "transA=1"),
     "conv3d": (_n("Conv", ["x", "W"]), {"W": np.ones((2, 2, 2, 2, 2), np.float32)}, [1, 2, 3, 3, 3], "only 2-D"),
-    "add": (_n("Add", ["x", "c"]), {"c": np.ones((4, 1, 1), np.float32)}, [1, 2, 3], "broadcast the tensor"),
     "gather_computed_indices": (_n("Gather", ["c", "x"]), {"c": np.ones(3, np.float32)}, [1, 2],
                                 "the data input of Gather must be computed from the network input"),
     "slice_computed_end": (_n("Slice", ["x", "c", "x"]), {"c": np.array([0])}, [1, 2],
                            "Slice's input 'x' must be a constant"),
-    "slice_batch_axis": (_n("Slice", ["x", "s", "e", "a"]), {"s": np.array([0]), "e": np.array([0]), "a": np.array([0])},
-                         [1, 2], r"result of shape \(0, 2\) moves the batch axis"),
-    "expand_batch_axis": (_n("Expand", ["x", "s"]), {"s": np.array([2, 1])}, [1, 2], "moves the batch axis"),
-    "reduce_batch_axis": (_n("ReduceSum", ["x", "a"]), {"a": np.array([0])}, [1, 2], "ReduceSum over the batch axis"),
+    "slice_to_nothing": (_n("Slice", ["x", "s", "e", "a"]), {"s": np.array([0]), "e": np.array([0]), "a": np.array([0])},
+                         [1, 2], r"an empty tensor of shape \(0, 2\)"),
     "resize_linear": (_n("Resize", ["x", "", "s"], mode="linear"), {"s": np.array([1, 1, 2, 2], np.float32)},
                       [1, 1, 2, 2], "Resize mode 'linear' \\(nearest only\\)"),
     "prelu_slopes": (_n("PRelu", ["x", "s"]), {"s": np.float32([0.1, 0.2])}, [1, 2], "2 different slopes"),
