@@ -5,8 +5,9 @@ Every node's value ``v`` is kept between two linear functions of the domain vari
 Neurify's symbolic intervals and CROWN's forward mode do. In centre-radius form ``M = (L + U) / 2``,
 ``R = (U - L) / 2``, an affine op with linear part ``J`` maps them to ``J M`` and ``|J| R`` (because
 ``J+ L + J- U = J M - |J| R``); a relaxed node (activation, max pooling) maps ``L`` through its lower
-line and ``U`` through its upper one, which is sound because every slope is >= 0
-(:mod:`.relaxations`). The bounds of a relaxed node's input are the minimum of ``L`` and the maximum of
+line and ``U`` through its upper one where the line's slope is >= 0, and the other way round where it is
+negative (:mod:`.elementwise`: sin, powers, ...); a product's planes take each factor's functions
+by the sign of their slope. The bounds of a relaxed node's input are the minimum of ``L`` and the maximum of
 ``U`` over the domain's box, intersected with its interval bounds and any ``prior`` bounds.
 
 One pass costs about ``m`` (the number of domain variables) forward passes, where back-substitution
@@ -23,9 +24,10 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import MaxPool2d
+from ..network.ops import MaxPool2d, Product, Unary
 from ..reach.star import pool_windows
-from .linear import Bounds, InputDomain, RELAXED, _interval_through
+from .elementwise import relax_product, relax_unary
+from .linear import Bounds, InputDomain, RELAXED, _box_through, relaxed_inputs
 from .relaxations import relax, relax_max_pool
 
 def _apply(net: Network, node, op, args: list[np.ndarray], const: bool) -> np.ndarray:
@@ -41,6 +43,43 @@ def _apply(net: Network, node, op, args: list[np.ndarray], const: bool) -> np.nd
     y = np.moveaxis(y.reshape(B, cols, -1), 1, 2)
     y[:, :, :-1] -= zero[None, :, None]       # coefficients carry only the linear part
     return y
+
+
+def _scaled(lower: np.ndarray, upper: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper functions of ``slope * v`` for ``lower <= v <= upper`` (B, n, m + 1), ``slope``
+    (B, n) of either sign."""
+    s = slope[..., None]
+    return np.where(s >= 0, lower, upper) * s, np.where(s >= 0, upper, lower) * s
+
+
+def _through_relaxed(net: Network, node, bounds: Bounds, values: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and radius functions of a relaxed node's value, from its inputs' (``values``) through
+    the lines of its relaxation on ``bounds``."""
+    op, src = node.op, node.inputs[0]
+    M, R = values[src]
+    lower, upper = M - R, M + R
+    if isinstance(op, Product):
+        r = relax_product(*bounds[src], *bounds[node.inputs[1]])
+        M2, R2 = values[node.inputs[1]]
+        lx, ux = _scaled(lower, upper, r.x_slope)
+        ly, uy = _scaled(M2 - R2, M2 + R2, r.y_slope)
+        lower, upper = lx + ly, ux + uy
+        lower[..., -1] += r.lo_bias
+        upper[..., -1] += r.hi_bias
+        return (lower + upper) / 2, (upper - lower) / 2
+    if isinstance(op, MaxPool2d):
+        r = relax_max_pool(pool_windows(op, net.shape_of(src)), *bounds[src])
+        lower = np.take_along_axis(lower, r.lo_index[..., None], axis=1)
+        upper = np.take_along_axis(upper, r.hi_index[..., None], axis=1)
+        lines = r.lines
+    elif isinstance(op, Unary):
+        lines = relax_unary(op, *bounds[src])
+    else:
+        lines = relax(op, *bounds[src])
+    lower, upper = _scaled(lower, upper, lines.lo_slope)[0], _scaled(lower, upper, lines.hi_slope)[1]
+    lower[..., -1] += lines.lo_bias
+    upper[..., -1] += lines.hi_bias
+    return (lower + upper) / 2, (upper - lower) / 2
 
 
 Functions = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -75,33 +114,20 @@ def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = 
     last_use = {name: k for k, node in enumerate(net.nodes) for name in node.inputs}
     for k, node in enumerate(net.nodes):
         op = node.op
-        src = node.inputs[0]
         if isinstance(op, RELAXED):
-            if src not in bounds:
+            for name in relaxed_inputs(node):
+                if name in bounds:
+                    continue
                 if functions is not None:
-                    M, R = values[src]
-                    functions[src] = (M - R, M + R)
-                l, u = concrete(*values[src])
-                for known in (box.get(src), prior.get(src)):
+                    M, R = values[name]
+                    functions[name] = (M - R, M + R)
+                l, u = concrete(*values[name])
+                for known in (box.get(name), prior.get(name)):
                     if known is not None:
                         l, u = np.maximum(l, known[0]), np.minimum(u, known[1])
                 empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)
-                bounds[src] = (l, np.maximum(u, l))
-            l, u = bounds[src]
-            M, R = values[src]
-            lower, upper = M - R, M + R
-            if isinstance(op, MaxPool2d):
-                r = relax_max_pool(pool_windows(op, net.shape_of(src)), l, u)
-                lower = np.take_along_axis(lower, r.lo_index[..., None], axis=1)
-                upper = np.take_along_axis(upper, r.hi_index[..., None], axis=1)
-                lines = r.lines
-            else:
-                lines = relax(op, l, u)
-            lower = lower * lines.lo_slope[..., None]
-            lower[..., -1] += lines.lo_bias
-            upper = upper * lines.hi_slope[..., None]
-            upper[..., -1] += lines.hi_bias
-            values[node.name] = ((lower + upper) / 2, (upper - lower) / 2)
+                bounds[name] = (l, np.maximum(u, l))
+            values[node.name] = _through_relaxed(net, node, bounds, values)
         elif op.is_affine:
             args = [values[i] for i in node.inputs]
             M = _apply(net, node, op, [a[0] for a in args], const=True)
@@ -109,12 +135,7 @@ def forward_bounds(net: Network, domain: InputDomain, *, prior: Bounds | None = 
             values[node.name] = (M, R)
         else:
             raise UnsupportedError(f"forward linear bounds do not support {type(op).__name__} (node {node.name!r})")
-        if len(node.inputs) == 1:
-            prev = bounds.get(src) if isinstance(op, RELAXED) else box.get(src)
-            if prev is not None:
-                out = _interval_through(op, *prev, net.shape_of(src))
-                if out is not None:
-                    box[node.name] = out
+        _box_through(net, node, bounds, box)
         for name in node.inputs:
             if last_use[name] == k:
                 del values[name]

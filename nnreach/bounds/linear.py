@@ -35,13 +35,22 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Linear, MaxPool2d, SparseAffine
+from ..network.ops import Activation, Add, ElementwiseAffine, Linear, MaxPool2d, Product, SparseAffine, Unary
 from ..reach.relax import crosses_breakpoint
 from ..reach.star import pool_windows
+from .elementwise import ProductRelaxation, product_range, relax_product, relax_unary, unary_range
 from .relaxations import PoolRelaxation, Relaxation, max_pool_exact, relax, relax_max_pool
 
-RELAXED = (Activation, MaxPool2d)
-"""Ops that back-substitution bounds by lines, which need bounds of their input."""
+ELEMENTWISE = (Activation, Unary)
+"""Ops bounded by one line below and one above per entry."""
+RELAXED = (Activation, Unary, MaxPool2d, Product)
+"""Ops that back-substitution bounds by lines, which need bounds of their inputs."""
+
+
+def relaxed_inputs(node) -> tuple[str, ...]:
+    """The inputs of a relaxed node whose bounds its relaxation needs: both factors of a product,
+    the only input of the others."""
+    return tuple(node.inputs) if isinstance(node.op, Product) else tuple(node.inputs[:1])
 
 Bounds = dict[str, tuple[np.ndarray, np.ndarray]]
 """Per name of a relaxed node's input: lower and upper bounds (B, n) of its flattened value."""
@@ -124,14 +133,18 @@ class Relaxations:
     def __init__(self, bounds: Bounds, lower: str):
         self.bounds, self.lower, self._cache = bounds, lower, {}
 
-    def of(self, node, in_shape: tuple[int, ...] | None = None) -> Relaxation | PoolRelaxation:
-        """The relaxation of an activation or max-pooling node; max pooling needs the per-sample
-        shape ``in_shape`` of its input."""
+    def of(self, node, in_shape: tuple[int, ...] | None = None) -> Relaxation | PoolRelaxation | ProductRelaxation:
+        """The relaxation of a relaxed node; max pooling needs the per-sample shape ``in_shape`` of
+        its input."""
         r = self._cache.get(node.name)
         if r is None:
             l, u = self.bounds[node.inputs[0]]
             if isinstance(node.op, MaxPool2d):
                 r = relax_max_pool(pool_windows(node.op, in_shape), l, u)
+            elif isinstance(node.op, Product):
+                r = relax_product(l, u, *self.bounds[node.inputs[1]])
+            elif isinstance(node.op, Unary):
+                r = relax_unary(node.op, l, u)
             else:
                 r = relax(node.op, l, u, self.lower)
             self._cache[node.name] = r
@@ -207,7 +220,7 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
         if node.name in record:
             recorded[node.name] = L
         op = node.op
-        if isinstance(op, Activation):
+        if isinstance(op, ELEMENTWISE):
             given = lines.get(node.name) if lines is not None else None
             if given is None and tape is None:
                 r = rel.of(node)
@@ -244,6 +257,13 @@ def backward(net: Network, domain: InputDomain, start: str, C: np.ndarray, bound
             if tape is not None:
                 tape.lines[node.name] = (L, r, given)
             _accumulate(coef, src, new)
+        elif isinstance(op, Product):   # one plane per coefficient: the lower one where it is >= 0
+            r = rel.of(node)
+            const += np.sum(L * np.where(L < 0, r.hi_bias[:, None], r.lo_bias[:, None]), axis=-1)
+            if tape is not None:
+                tape.lines[node.name] = (L, r)
+            _accumulate(coef, node.inputs[0], L * r.x_slope[:, None])
+            _accumulate(coef, node.inputs[1], L * r.y_slope[:, None])
         elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
             flat = L.reshape(B * k, -1)
             const += (flat @ op.bias).reshape(B, k)
@@ -312,15 +332,41 @@ def _by_sign(up: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
 
 def _interval_through(op, l, u, in_shape):
     """Interval image of one single-input node (used to intersect symbolic bounds), or None."""
+    if isinstance(op, Unary):
+        return unary_range(op, l, u)
     if isinstance(op, Activation):
+        if not op.monotone:
+            return None
         return op.forward(l), op.forward(u)
     if isinstance(op, MaxPool2d):  # non-decreasing in every entry
         return tuple(op.forward(v.reshape(-1, *in_shape)).reshape(v.shape[0], -1) for v in (l, u))
-    if isinstance(op, Linear) and len(in_shape) == 1 or isinstance(op, SparseAffine):
+    if isinstance(op, Linear) and len(in_shape) == 1 or isinstance(op, (SparseAffine, ElementwiseAffine)):
         mid, rad = ((v.reshape(-1, *in_shape) for v in ((l + u) / 2, (u - l) / 2)))
         c, r = op.forward(mid).reshape(len(l), -1), op.magnitude().forward(rad).reshape(len(l), -1)
         return c - r, c + r
     return None
+
+
+def _box_through(net: Network, node, bounds: Bounds, box: dict[str, tuple]) -> None:
+    """Put into ``box`` the interval image of ``node``, where its inputs' bounds (``bounds`` for a
+    relaxed node's, ``box`` for the others') say it cheaply."""
+    op = node.op
+    if isinstance(op, Product):
+        if all(i in bounds for i in node.inputs):
+            box[node.name] = product_range(*bounds[node.inputs[0]], *bounds[node.inputs[1]])
+        return
+    if isinstance(op, Add):
+        if all(i in box for i in node.inputs):
+            box[node.name] = tuple(box[node.inputs[0]][s] + box[node.inputs[1]][s] for s in (0, 1))
+        return
+    if len(node.inputs) != 1:
+        return
+    src = node.inputs[0]
+    prev = bounds.get(src) if isinstance(op, RELAXED) else box.get(src)
+    if prev is not None:
+        out = _interval_through(op, *prev, net.shape_of(src))
+        if out is not None:
+            box[node.name] = out
 
 
 def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.ndarray:
@@ -335,7 +381,7 @@ def _inexact(op, l: np.ndarray, u: np.ndarray, in_shape: tuple[int, ...]) -> np.
         keep = entries >= 0
         out[np.repeat(b, entries.shape[1])[keep.ravel()], entries[keep]] = True
         return out
-    if op.breakpoints is None:
+    if not isinstance(op, Activation) or op.breakpoints is None:
         return u > l
     return crosses_breakpoint(op, l, u)
 
@@ -406,8 +452,9 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
     tight = {INPUT}  # nodes whose box back-substitution cannot tighten
     B = domain.size
     for node in net.nodes:
-        src = node.inputs[0]
-        if isinstance(node.op, RELAXED) and src not in bounds:
+        for src in relaxed_inputs(node) if isinstance(node.op, RELAXED) else ():
+            if src in bounds:
+                continue
             shape = net.shape_of(src)
             n = prod(shape)
             l, u = np.full((B, n), -np.inf), np.full((B, n), np.inf)
@@ -432,14 +479,11 @@ def domain_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
                     lo, hi = bound(src, n, idx)
                     l[:, idx] = np.maximum(l[:, idx], lo)
                     u[:, idx] = np.minimum(u[:, idx], hi)
-            if src in tight or (idx.size == n and not packed):
+            # the interval image of exact bounds through one input is as tight as lines can make it
+            # (not so for a product, whose factors may depend on each other)
+            if not isinstance(node.op, Product) and (src in tight or (idx.size == n and not packed)):
                 tight.add(node.name)
             empty |= np.any(l - u > tol * (1 + np.abs(l) + np.abs(u)), axis=1)
             bounds[src] = (l, np.maximum(u, l))
-        if len(node.inputs) == 1:
-            prev = bounds.get(src) if isinstance(node.op, RELAXED) else box.get(src)
-            if prev is not None:
-                out = _interval_through(node.op, *prev, net.shape_of(src))
-                if out is not None:
-                    box[node.name] = out
+        _box_through(net, node, bounds, box)
     return bounds, empty

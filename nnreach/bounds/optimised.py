@@ -38,8 +38,8 @@ from typing import Callable
 import numpy as np
 
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Linear, MaxPool2d
-from .linear import Bounds, InputDomain, Lagrangian, LinearBound, Relaxations, Tape, _by_sign, backward, domain_bounds
+from ..network.ops import Activation, Linear, MaxPool2d, Product
+from .linear import ELEMENTWISE, Bounds, InputDomain, Lagrangian, LinearBound, Relaxations, Tape, _by_sign, backward, domain_bounds
 from ..reach.star import pool_windows
 from .relaxations import LineFamily, PoolFamily, line_family, pool_family
 
@@ -375,7 +375,7 @@ def reverse(net: Network, domain: InputDomain, tape: Tape, A: np.ndarray, fams: 
     for node in reversed(tape.nodes):     # topological order
         op = node.op
         ins = [values[i] for i in node.inputs]
-        if isinstance(op, Activation):
+        if isinstance(op, ELEMENTWISE):
             L, up, slope, bias = tape.lines[node.name]
             v = ins[0] * slope + bias
             fam = fams.get(node.name)
@@ -392,6 +392,10 @@ def reverse(net: Network, domain: InputDomain, tape: Tape, A: np.ndarray, fams: 
                 lower = np.sum(w * ins[0][..., np.maximum(win, 0)], axis=-1) + r.lines.lo_bias[:, None]
                 v = np.where(up, v, lower)
                 fams[node.name].gradients(evals[node.name][1], L, ins[0], alpha_grads[node.name][0])
+        elif isinstance(op, Product):
+            L, r = tape.lines[node.name]
+            v = (ins[0] * r.x_slope[:, None] + ins[1] * r.y_slope[:, None]
+                 + np.where(L < 0, r.hi_bias[:, None], r.lo_bias[:, None]))
         elif isinstance(op, Linear) and len(net.shape_of(node.inputs[0])) == 1:
             v = (ins[0].reshape(B * k, -1) @ op.weight.T + op.bias).reshape(B, k, -1)
         else:

@@ -504,17 +504,20 @@ def _neg(g, node, attrs, args):
 
 
 def _arithmetic(g, node, attrs, args):
-    """Add/Sub/Mul/Div: affine with a constant on either side; Add/Sub also of two tensors."""
+    """Add/Sub/Mul/Div: affine with a constant on either side. Of two tensors (broadcast to one shape):
+    Add and Sub are affine, Mul a :class:`Product` (of a tensor with itself, its square) and Div the
+    product with the reciprocal (``Pow -1``)."""
     kind, name = node.op_type, _label(node)
     a, b = args
     if isinstance(a, _Tensor) and isinstance(b, _Tensor):
-        if kind in ("Mul", "Div"):   # nonlinear: forward and backward only (bounding methods refuse it)
-            shape = np.broadcast_shapes(a.shape, b.shape)
-            if g.batch and shape[0] != 1:
-                raise _BatchAxisError(f"{kind} of tensors of shapes {a.shape} and {b.shape} moves the batch axis")
-            return g.emit(name, Product(divide=kind == "Div"), [a, b])
+        if kind == "Mul" and a == b:
+            return g.emit(name, Unary("Pow", 2.0), [a])
         shape = np.broadcast_shapes(a.shape, b.shape)
         a, b = (_broadcast(g, t, shape, f"{name}/{k}") for k, t in (("a", a), ("b", b)))
+        if kind == "Div":
+            b = g.emit(f"{name}/reciprocal", Unary("Pow", -1.0), [b])
+        if kind in ("Mul", "Div"):
+            return g.emit(name, Product(), [a, b])
         if kind == "Sub":
             b = g.emit(f"{name}/neg", ElementwiseAffine(-1.0, 0.0), [b])
         return g.emit(name, Add(), [a, b])

@@ -21,6 +21,7 @@ others are grouped by input box in order of first appearance.
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 
@@ -86,7 +87,9 @@ def _var_number_columns(literals: list[str]) -> dict[str, np.ndarray] | None:
     text = " ".join(literals)
     for old, new in _CODES:
         text = text.replace(old, new)
-    values = np.array(text.split(), dtype=np.float64)
+    with warnings.catch_warnings():     # text it cannot read ends the array early: caught by the size
+        warnings.simplefilter("ignore", DeprecationWarning)
+        values = np.fromstring(text, dtype=np.float64, sep=" ")
     if values.size != 4 * len(literals):
         return None
     op, kind, index, value = values.reshape(-1, 4).T

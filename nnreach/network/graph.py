@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .ops import Activation, Linear, Op, Reshape
+from .ops import Activation, Linear, MaxPool2d, Op, Reshape
 
 INPUT = "input"
 """Name by which nodes refer to the network input."""
@@ -149,6 +149,14 @@ class Network:
                 return False
             prev = n.name
         return self.output == prev
+
+    @property
+    def piecewise_linear(self) -> bool:
+        """Whether the network is piecewise linear through its activations' breakpoints: every op is
+        affine, a max pooling or an activation with breakpoints (ReLU, leaky ReLU, clip; not sigmoid,
+        tanh, products or the functions of ``Unary``), which linear-region searches and LPs need."""
+        return all(op.is_affine or isinstance(op, MaxPool2d) or isinstance(op, Activation) and op.breakpoints is not None
+                   for op in (n.op for n in self.nodes))
 
     @property
     def is_chain(self) -> bool:

@@ -297,40 +297,34 @@ class SparseAffine(Op):
 
 
 # ---------------------------------------------------------------------------------------------
-# Nonlinear operations with a forward and backward pass only: the attack, sampling and replay run
-# them; every bounding method and reach rule refuses them (no relaxation), by the checks that refuse
-# any op that is neither affine nor relaxed.
-
-
-def _sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The gradient ``g`` (batch, *broadcast shape) summed back to the per-sample ``shape``."""
-    extra = g.ndim - 1 - len(shape)
-    g = g.sum(axis=tuple(range(1, 1 + extra))) if extra else g
-    axes = tuple(k + 1 for k, d in enumerate(shape) if d == 1 and g.shape[k + 1] != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
+# Nonlinear elementwise operations other than activations: products of two tensors and the functions of
+# ONNX's Sin, Cos, Exp, Abs, Floor, Ceil and Pow (constant exponent). Their relaxations are in
+# :mod:`nnreach.bounds.elementwise`; back-substitution (CROWN, DeepPoly, the optimised bounds) and the
+# forward symbolic bounds use them, while the other reach rules, the LPs and the exact methods refuse
+# them as they refuse any op that is neither affine nor one of theirs.
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Product(Op):
-    """``y = a * b`` (or ``a / b`` with ``divide``) of two computed tensors, broadcast as numpy does."""
+    """``y = a * b`` of two computed tensors of one shape (the ONNX reader broadcasts them first and
+    reads ``a / b`` as ``a * b ** -1``)."""
 
-    divide: bool = False
     arity = 2
 
     def forward(self, a, b):
-        return a / b if self.divide else a * b
+        return a * b
 
     def backward(self, xs, gy):
         a, b = xs
-        if self.divide:
-            return _sum_to(gy / b, a.shape[1:]), _sum_to(-gy * a / (b * b), b.shape[1:])
-        return _sum_to(gy * b, a.shape[1:]), _sum_to(gy * a, b.shape[1:])
+        return gy * b, gy * a
 
     def output_shape(self, a, b):
-        return tuple(np.broadcast_shapes(tuple(a), tuple(b)))
+        if tuple(a) != tuple(b):
+            raise ValueError(f"Product of tensors of shapes {tuple(a)} and {tuple(b)} (they must be equal)")
+        return tuple(a)
 
     def describe(self):
-        return "Div" if self.divide else "Mul"
+        return "Mul"
 
 
 _UNARY = {

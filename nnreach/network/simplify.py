@@ -99,14 +99,16 @@ def simplify(net: Network) -> Network:
     net = pool_first(net)
     layers: list[tuple] = []
     flat: set[str] = set()  # values now produced flat although their node has a shaped output
+    shaped: dict[str, str] = {}  # flat values already reshaped back: the reshape's name
 
     def source(name: str) -> str:
-        """``name``, reshaped back to its original shape if it is now flat."""
+        """``name``, reshaped back to its original shape if it is now flat (once for all its users)."""
         if name not in flat:
             return name
-        layers.append((f"{name}/shaped", Reshape(net.shape_of(name)), (name,)))
-        flat.discard(name)
-        return f"{name}/shaped"
+        if name not in shaped:
+            layers.append((f"{name}/shaped", Reshape(net.shape_of(name)), (name,)))
+            shaped[name] = f"{name}/shaped"
+        return shaped[name]
 
     changed = net is not original
     for chain in _chains(net):
@@ -115,7 +117,6 @@ def simplify(net: Network) -> Network:
         n_in, n_out = prod(in_shape), prod(last.shape)
         if all(isinstance(n.op, Reshape) for n in chain):  # a reshape accepts flat input as it is
             changed |= len(chain) > 1 or head.inputs[0] in flat
-            flat.discard(head.inputs[0])
             layers.append((last.name, Reshape(last.shape), head.inputs))
             continue
         fusable = (_single_affine(head) and

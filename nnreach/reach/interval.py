@@ -1,13 +1,15 @@
 """Interval (box) reach rules: sound elementwise bounds, method name ``"interval"``.
 
 Monotone ops (activations, pooling, reshapes, residual adds) map the lower and upper corners;
-ops with signed weights use the center-radius form ``c' = W c + b``, ``r' = |W| r``.
+ops with signed weights use the center-radius form ``c' = W c + b``, ``r' = |W| r``; the functions
+of :class:`Unary` and products map to their exact ranges (:mod:`nnreach.bounds.elementwise`).
 """
 
 from __future__ import annotations
 
+from ..bounds.elementwise import product_range, unary_range
 from ..network.ops import (Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear,
-                           MaxPool2d, Reshape, SparseAffine, Transpose)
+                           MaxPool2d, Product, Reshape, SparseAffine, Transpose, Unary)
 from ..errors import UnsupportedError
 from ..sets.box import Box
 from ._apply import apply_flat
@@ -33,3 +35,13 @@ def signed_box(op, xs, shapes) -> Box:
     c2 = apply_flat(op, [c[None]], shapes)[0]
     r2 = apply_flat(op.magnitude(), [r[None]], shapes)[0]
     return Box(c2 - r2, c2 + r2)
+
+
+@rule(Unary, Box, METHOD)
+def unary_box(op, xs, shapes) -> Box:
+    return Box(*unary_range(op, xs[0].lo, xs[0].hi))
+
+
+@rule(Product, Box, METHOD)
+def product_box(op, xs, shapes) -> Box:
+    return Box(*product_range(xs[0].lo, xs[0].hi, xs[1].lo, xs[1].hi))

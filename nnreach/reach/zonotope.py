@@ -1,7 +1,9 @@
 """Zonotope reach rules (DeepZ), method name ``"zono"``.
 
 Affine ops are exact on zonotopes. An activation is replaced by its parallel-line relaxation
-(:mod:`.relax`): each neuron whose relaxation has a gap gets one fresh generator. Max pooling keeps a
+(:mod:`.relax`), a function of :class:`Unary` by its own (:mod:`nnreach.bounds.elementwise`) and a
+product by its parallel McCormick planes: each neuron whose relaxation has a gap gets one fresh
+generator. Max pooling keeps a
 window's element when it dominates the others and otherwise bounds the window by a fresh generator.
 """
 
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..bounds.elementwise import relax_product, relax_unary
 from ..network.ops import (Activation, Add, AvgPool2d, Concat, Conv2d, ElementwiseAffine, Linear, MaxPool2d,
-                           Op, Reshape, SparseAffine, Transpose, sliding_windows)
+                           Op, Product, Reshape, SparseAffine, Transpose, Unary, sliding_windows)
 from ..sets.zonotope import Zonotope
 from ._apply import apply_flat, linear_part
 from .registry import rule
@@ -54,6 +57,23 @@ def activation_zono(op: Activation, xs, shapes) -> Zonotope:
     lam, mu_lo, mu_hi = parallel_relaxation(op, l, u)
     center = lam * z.center + (mu_lo + mu_hi) / 2
     return _with_fresh(center, lam[:, None] * z.generators, (mu_hi - mu_lo) / 2)
+
+
+@rule(Unary, Zonotope, METHOD)
+def unary_zono(op: Unary, xs, shapes) -> Zonotope:
+    z = xs[0]
+    r = relax_unary(op, *_bounds(z))
+    center = r.lo_slope * z.center + (r.lo_bias + r.hi_bias) / 2
+    return _with_fresh(center, r.lo_slope[:, None] * z.generators, (r.hi_bias - r.lo_bias) / 2)
+
+
+@rule(Product, Zonotope, METHOD)
+def product_zono(op: Product, xs, shapes) -> Zonotope:
+    x, y = xs
+    r = relax_product(*_bounds(x), *_bounds(y))
+    center = r.x_slope * x.center + r.y_slope * y.center + (r.lo_bias + r.hi_bias) / 2
+    gens = r.x_slope[:, None] * x.generators + r.y_slope[:, None] * y.generators
+    return _with_fresh(center, gens, (r.hi_bias - r.lo_bias) / 2)
 
 
 @rule(MaxPool2d, Zonotope, METHOD)

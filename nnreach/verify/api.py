@@ -17,7 +17,7 @@ from ..network.graph import Network
 from ..network.simplify import simplify
 from . import bounds
 from .approx_star import approx_star
-from .bab import LOW_INPUT_DIM, bab, piecewise_linear
+from .bab import LOW_INPUT_DIM, bab
 from .conformal import conformal
 from .deadline import Deadline, Timeout
 from .exact_star import exact_star
@@ -38,7 +38,7 @@ def complete_methods(net: Network) -> list[tuple[str, Method, float]]:
     splits left open at 225 s); with many inputs, for chains, ``bab``'s neuron splits for
     :data:`BAB_SHARE` (they prove faster), then ``milp`` (whose solver finds counterexamples that
     neither the attack nor ``bab`` does); ``bab`` otherwise (sigmoid or tanh; many inputs)."""
-    if net.input_size <= LOW_INPUT_DIM and piecewise_linear(net):
+    if net.input_size <= LOW_INPUT_DIM and net.piecewise_linear:
         return [("exact-star", exact_star, 1.0)]
     if net.is_chain:
         return [("bab", bab, BAB_SHARE), ("milp", milp, 1.0)]
@@ -50,9 +50,9 @@ def network_kind(net: Network) -> str:
     few = "few" if net.input_size <= LOW_INPUT_DIM else "many"
     if net.is_chain:
         return f"{few} inputs ({net.input_size}) and a chain of dense layers with piecewise-linear activations"
-    if piecewise_linear(net):
+    if net.piecewise_linear:
         return f"{few} inputs ({net.input_size}) and piecewise-linear activations in a network other than a chain"
-    return f"{few} inputs ({net.input_size}) and sigmoid or tanh activations"
+    return f"{few} inputs ({net.input_size}) and smooth activations or other nonlinear ops (sigmoid, tanh, products, sin, ...)"
 
 
 def hint(method: str, net: Network) -> str | None:

@@ -40,8 +40,6 @@ Reference: Xu et al., alpha-CROWN, ICLR 2021; Wang et al., Beta-CROWN, NeurIPS 2
 from __future__ import annotations
 
 from ..bounds.optimised import Optimisation
-from ..network.graph import Network
-from ..network.ops import Activation
 from .deadline import Deadline, Timeout
 from .problem import Problem
 from .result import Result, Status
@@ -74,14 +72,9 @@ SMOOTH_SHARE = 0.5
 the splits with the LP in every open domain get the rest."""
 
 
-def piecewise_linear(net: Network) -> bool:
-    """Whether every activation of ``net`` has breakpoints (ReLU, leaky ReLU, clip; not sigmoid, tanh)."""
-    return all(n.op.breakpoints is not None for n in net.nodes if isinstance(n.op, Activation))
-
-
 def smooth(problem: Problem) -> bool:
     """Whether the network has an activation without breakpoints (sigmoid, tanh)."""
-    return not piecewise_linear(problem.network)
+    return not problem.network.piecewise_linear
 
 
 WITH_LP = Config(RelaxationLPBounding(NEURON_SPLITS.bounding), NeuronSplit(), batch=NEURON_SPLITS.batch,

@@ -526,25 +526,37 @@ def test_all_unsupported_operators_are_reported_at_once():
         "unsupported ONNX operators: Softmax (nodes 'softmax_sm', 'softmax_y'), Erf (node 'erf_g1')")
 
 
-def test_products_load_but_the_bounding_methods_refuse_them_by_name():
-    """A product of tensors runs forwards and backwards (attacks, replay) but has no relaxation: the
-    bounding methods say so in one line, and auto ends unknown instead of failing."""
+def test_products_and_quotients_are_bounded_and_the_exact_methods_refuse_them_by_name():
+    """A product, a square and a quotient of tensors load as Product and Pow ops: interval, zono and
+    deeppoly bound them (every sampled output inside), auto proves a property that holds, and the
+    methods without their relaxations say so in one line."""
     from nnreach.errors import UnsupportedError as Unsupported
     from nnreach.reach import reach
     from nnreach.sets import Box
     from nnreach.verify.api import verify
     from nnreach.verify.problem import Problem, halfspace_property
-    net = onnx_to_network(_model([_n("Relu", ["x"], "r"), _n("Mul", ["x", "r"])], [1, 3]))
+    model = _model([_n("Relu", ["x"], "r"), _n("Mul", ["x", "r"], "p"), _n("Mul", ["x", "x"], "q"),
+                    _n("Add", ["r", "two"], "d"), _n("Div", ["q", "d"], "z"), _n("Add", ["p", "z"])],
+                   [1, 3], {"two": np.float32(2.0)})
+    net = onnx_to_network(model)
+    assert [n.op.describe() for n in net.nodes if not n.op.is_affine] == ["Relu", "Mul", "Pow 2", "Pow -1", "Mul"]
+    assert_matches_reference(model)
     box = Box(-np.ones(3), np.ones(3))
+    x = np.random.default_rng(SEED).uniform(-1, 1, size=(500, 3))
+    y = net.forward(x)
     for method in ("interval", "zono", "deeppoly"):
-        with pytest.raises(Unsupported, match="Product"):
+        lo, hi = reach(net, box, method).bounds()
+        assert np.all(y >= lo - 1e-9) and np.all(y <= hi + 1e-9), method
+    for method in ("approx-star", "exact-star"):
+        with pytest.raises(Unsupported, match="Product|Unary"):
             reach(net, box, method)
-    problem = Problem(net, halfspace_property(box, np.eye(3)[:1], np.array([-5.0])))   # y_0 <= -5: never
-    assert verify(problem, "auto", timeout=20).status.value == "unknown"
-    for method in ("deeppoly", "bab"):
-        with pytest.raises(Unsupported):
-            verify(problem, method, timeout=20)
-    assert "nonlinear" in _error(_model([_n("Div", ["c", "x"])], [1, 3], {"c": np.ones(3, np.float32)}))
+    # y = x relu(x) + x^2 / (relu(x) + 2) >= 0 everywhere: y_0 <= -0.5 never happens
+    problem = Problem(net, halfspace_property(box, np.eye(3)[:1], np.array([-0.5])))
+    assert verify(problem, "auto", timeout=20).status.value == "holds"     # by splits of the box
+    far = Problem(net, halfspace_property(box, np.eye(3)[:1], np.array([-3.0])))
+    assert verify(far, "deeppoly", timeout=20).status.value == "holds"   # on the whole box
+    with pytest.raises(Unsupported):
+        verify(problem, "milp", timeout=20)
     assert "nonlinear" in _error(_model([_n("MatMul", ["x", "x"])], [3, 3]))
 
 

@@ -82,3 +82,19 @@ def test_a_monotone_activation_used_only_by_max_pooling_moves_after_it():
     same_function(shared, kept)
     kinds = [type(n.op) for n in kept.nodes]
     assert kinds.index(ops.Relu) < kinds.index(ops.MaxPool2d)
+
+
+def test_a_flattened_value_with_several_shaped_users_reaches_each_reshaped():
+    """A fused chain's flat value used by two ops that need its shape, and by a reshape: each gets
+    the value in its shape (the second user once got the flat one)."""
+    rng = np.random.default_rng(2)
+    net = Network.build((2, 3), [
+        ("a", ops.ElementwiseAffine(2.0, 1.0), (INPUT,)), ("b", ops.ElementwiseAffine(-1.0, 0.5), ("a",)),
+        ("t", ops.Transpose((1, 0)), (INPUT,)), ("u", ops.Transpose((1, 0)), ("t",)),
+        ("p", ops.Product(), ("b", "u")), ("q", ops.Add(), ("b", "u")), ("r", ops.Reshape((6,)), ("b",)),
+        ("s", ops.Add(), ("p", "q")), ("f", ops.Reshape((6,)), ("s",)), ("out", ops.Add(), ("f", "r")),
+    ], "out")
+    simple = simplify(net)
+    assert simple is not net
+    x = rng.normal(size=(4, 6))
+    np.testing.assert_allclose(simple.forward(x), net.forward(x), atol=1e-12)

@@ -38,6 +38,9 @@ EXAMPLES: dict[type, list[Example]] = {
     ops.Clip: [(ops.Clip(0.0, 1.0), ((5,),)), (ops.Clip(-1.0, 1.0), ((5,),))],
     ops.Sigmoid: [(ops.Sigmoid(), ((5,),))],
     ops.Tanh: [(ops.Tanh(), ((5,),))],
+    ops.Unary: [(ops.Unary(name), ((5,),)) for name in ("Sin", "Cos", "Exp", "Abs", "Floor", "Ceil")]
+               + [(ops.Unary("Pow", p), ((5,),)) for p in (2.0, 3.0, 0.0)],
+    ops.Product: [(ops.Product(), ((2, 3), (2, 3)))],
 }
 
 

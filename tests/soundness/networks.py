@@ -78,7 +78,22 @@ def structural(rng, activation: ops.Op) -> Network:
     ])
 
 
+def products(rng, activation: ops.Op) -> Network:
+    """(3,) input -> two dense branches ``a``, ``b``; ``activation(a * tanh(b)) * a / (1 + b ** 2)`` ->
+    dense 3: a DAG of products, squares and reciprocals."""
+    w = lambda o, i: ops.Linear(rng.normal(size=(o, i)) / np.sqrt(i), rng.normal(size=o) * 0.1)
+    return Network.build((3,), [
+        ("a", w(4, 3), (INPUT,)), ("b", w(4, 3), (INPUT,)), ("tb", ops.Tanh(), ("b",)),
+        ("p", ops.Product(), ("a", "tb")), ("s", activation, ("p",)), ("q", ops.Product(), ("s", "a")),
+        ("sq", ops.Unary("Pow", 2.0), ("b",)), ("pos", ops.ElementwiseAffine(1.0, 1.0), ("sq",)),
+        ("inv", ops.Unary("Pow", -1.0), ("pos",)), ("r", ops.Product(), ("q", "inv")), ("out", w(3, 4), ("r",)),
+    ])
+
+
 ACTIVATIONS = [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(0.0, 1.0), ops.Clip(-1.0, 1.0), ops.Sigmoid(), ops.Tanh()]
+ELEMENTWISE = [ops.Unary(name) for name in ("Sin", "Cos", "Exp", "Abs", "Floor", "Ceil")] + \
+    [ops.Unary("Pow", p) for p in (2.0, 3.0)]
+"""The functions of ``Unary`` that are defined everywhere (``Pow -1`` is in :func:`products`)."""
 PIECEWISE = [ops.Relu(), ops.LeakyRelu(0.2), ops.Clip(-1.0, 1.0)]
 POOLS = [
     ops.MaxPool2d((2, 2), (2, 2)),                                  # disjoint windows

@@ -209,6 +209,17 @@ def test_forward_and_optimised_intermediate_bounds_are_sound(activation, mode):
            compute=MODES[mode])
 
 
+@pytest.mark.parametrize("mode", ["back-substitution", *MODES])
+@pytest.mark.parametrize("op", networks.ELEMENTWISE, ids=lambda a: a.describe())
+def test_products_and_elementwise_functions_are_bounded_soundly(op, mode):
+    """Sin, cos, exp, abs, floor, ceil and powers as the activation of dense networks and in a DAG of
+    products and reciprocals: every bound of every mode holds at every sample."""
+    rng = np.random.default_rng(SEED)
+    compute = intermediate_bounds if mode == "back-substitution" else MODES[mode]
+    for net in (networks.dense(rng, op, depth=2, width=6, n_in=3), networks.products(rng, op)):
+        _check(net, _boxes(rng, 3, count=3), rng, compute=compute)
+
+
 def test_optimised_bounds_are_never_looser_and_forward_bounds_meet_back_substitution_on_small_boxes():
     rng = np.random.default_rng(SEED)
     net = networks.dense(rng, ops.Relu(), depth=4, width=16, n_in=5)

@@ -34,6 +34,7 @@ def _kinds(rng, act):
     yield "residual", networks.residual(rng, act)
     yield "pooled", networks.pooled(rng, act, ops.MaxPool2d((2, 2), (2, 2)))
     yield "structural", networks.structural(rng, act)
+    yield "products", networks.products(rng, act)
 
 
 def _domain(rng, n: int, count: int = 2) -> InputDomain:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...bounds.forward import forward_bounds
-from ...bounds.linear import RELAXED, Bounds, InputDomain, backward, domain_bounds
+from ...bounds.linear import RELAXED, Bounds, InputDomain, backward, domain_bounds, relaxed_inputs
 from ...bounds.lp_relaxation import RelaxationLP
 from ...bounds.optimised import Optimisation, Parameters, optimise, optimised_bounds
 from ...errors import UnsupportedError
@@ -122,9 +122,9 @@ class LinearBounding:
             keep = frozenset()
             if doms.since is not None and doms.bounds is not None:   # nothing before the earliest split changed
                 first = int(doms.since.min())
-                keep = frozenset(n.inputs[0] for n in net.nodes[:first + 1] if n.inputs[0] in doms.bounds)
+                keep = frozenset(i for n in net.nodes[:first + 1] for i in relaxed_inputs(n) if i in doms.bounds)
                 if self.recompute is not None:      # and further on, the parent's bounds are kept
-                    later = [n.inputs[0] for n in net.nodes[first + 1:] if isinstance(n.op, RELAXED)]
+                    later = [i for n in net.nodes[first + 1:] if isinstance(n.op, RELAXED) for i in relaxed_inputs(n)]
                     keep = keep | frozenset(later[self.recompute:])
             bounds, empty = domain_bounds(net, dom, prior=prior, tol=EMPTY_TOL, keep=keep)
         bd = self._final(target, doms, dom, bounds, empty)

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...bounds.linear import RELAXED
+from ...bounds.linear import RELAXED, relaxed_inputs
 from ...network.graph import Network
 from ..check import confirm
 from ..deadline import Deadline
@@ -69,7 +69,7 @@ Stack = list[tuple[Domains, Bounded | None]]
 def root(target: Target) -> Stack:
     """The stack a search starts from: the property's box, uncut."""
     net, box = target.net, target.box
-    sizes = {n.inputs[0]: prod(net.shape_of(n.inputs[0])) for n in net.nodes if isinstance(n.op, RELAXED)}
+    sizes = {i: prod(net.shape_of(i)) for n in net.nodes if isinstance(n.op, RELAXED) for i in relaxed_inputs(n)}
     return [(Domains.root(box.lo, box.hi, sizes, len(target.polys)), None)]
 
 

@@ -83,16 +83,11 @@ def try_inputs(target: Target, x: np.ndarray) -> Counterexample | None:
     return ce
 
 
-def piecewise_linear(target: Target) -> bool:
-    """Whether every activation of the searched network is piecewise linear."""
-    return all(n.op.breakpoints is not None for n in target.net.nodes if isinstance(n.op, Activation))
-
-
 def decide_leaf(target: Target, doms: Domains, bd: Bounded, d: int) -> Status | Counterexample:
     """Decide leaf ``d`` of a batch: the exact LP of a linear region of a piecewise-linear network
     (HOLDS, UNKNOWN when the LP's answer does not confirm, or a counterexample), else UNKNOWN."""
     target.counters.leaves += 1
-    if not piecewise_linear(target) or _any_undecided(target, bd, d):
+    if not target.net.piecewise_linear or _any_undecided(target, bd, d):
         return Status.UNKNOWN
     net = target.net
     root = target.cache["root_bounds"]
