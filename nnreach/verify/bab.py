@@ -40,6 +40,7 @@ Reference: Xu et al., alpha-CROWN, ICLR 2021; Wang et al., Beta-CROWN, NeurIPS 2
 from __future__ import annotations
 
 from ..bounds.optimised import Optimisation
+from ..network.ops import Activation
 from .deadline import Deadline, Timeout
 from .problem import Problem
 from .result import Result, Status
@@ -73,8 +74,11 @@ the splits with the LP in every open domain get the rest."""
 
 
 def smooth(problem: Problem) -> bool:
-    """Whether the network has an activation without breakpoints (sigmoid, tanh)."""
-    return not problem.network.piecewise_linear
+    """Whether the network has an activation without breakpoints (sigmoid, tanh) and otherwise only
+    ops the relaxation LP takes (affine ops and activations: not products, max pooling or the
+    functions of ``Unary``), so that neuron splits with the LP apply."""
+    net = problem.network
+    return not net.piecewise_linear and all(n.op.is_affine or isinstance(n.op, Activation) for n in net.nodes)
 
 
 WITH_LP = Config(RelaxationLPBounding(NEURON_SPLITS.bounding), NeuronSplit(), batch=NEURON_SPLITS.batch,
