@@ -72,11 +72,12 @@ def _through_relaxed(net: Network, node, bounds: Bounds, values: dict) -> tuple[
         lower = np.take_along_axis(lower, r.lo_index[..., None], axis=1)
         upper = np.take_along_axis(upper, r.hi_index[..., None], axis=1)
         lines = r.lines
-    elif isinstance(op, Unary):
-        lines = relax_unary(op, *bounds[src])
     else:
-        lines = relax(op, *bounds[src])
-    lower, upper = _scaled(lower, upper, lines.lo_slope)[0], _scaled(lower, upper, lines.hi_slope)[1]
+        lines = relax_unary(op, *bounds[src]) if isinstance(op, Unary) else relax(op, *bounds[src])
+    if isinstance(op, Unary):       # slopes of either sign
+        lower, upper = _scaled(lower, upper, lines.lo_slope)[0], _scaled(lower, upper, lines.hi_slope)[1]
+    else:                           # slopes >= 0 (:mod:`.relaxations`)
+        lower, upper = lower * lines.lo_slope[..., None], upper * lines.hi_slope[..., None]
     lower[..., -1] += lines.lo_bias
     upper[..., -1] += lines.hi_bias
     return (lower + upper) / 2, (upper - lower) / 2

@@ -5,14 +5,16 @@ For a batch of ``B`` input domains and objective rows ``C`` over some node's val
 domain, by back-substitution: coefficients travel from the node back to the input; an affine op
 passes them through its transposed linear part (its vector-Jacobian product), an activation or a max
 pooling through the lower or upper line of its relaxation (:mod:`.relaxations`) according to the
-coefficient's sign (a max pooling output's line runs through one entry of its window).
+coefficient's sign (a max pooling output's line runs through one entry of its window), and so do the
+functions of ``Unary`` and products, through their lines and planes (:mod:`.elementwise`).
 
 A domain is a box of variables ``a`` in ``[lo, hi]``, mapped to the network input by an optional
 affine map ``x = center + basis a`` (:class:`InputDomain`): plain input boxes have no map; the regions
 of a star-set search have one per domain (the star's center and basis) and start the network at an
 inner node (:meth:`nnreach.network.Network.suffix`).
 
-Relaxations need bounds on the input of every relaxed node (activation or max pooling).
+Relaxations need bounds on the inputs of every relaxed node (activation, function of ``Unary``, max
+pooling; both factors of a product).
 :func:`intermediate_bounds` computes them in topological order by back-substitution from each such
 input, intersected with interval bounds and with ``prior`` bounds known to hold on the domains (a
 parent domain's bounds in branch-and-bound, or the linear piece a split fixed a neuron to). Only the
@@ -398,7 +400,7 @@ MB, and the kernel's time to map and clear their pages exceeded the arithmetic."
 
 def intermediate_bounds(net: Network, domain: InputDomain, *, lower: str = "adaptive",
                         prior: Bounds | None = None) -> Bounds:
-    """Bounds (B, n) of the input of every relaxed node (activation or max pooling), by name of that
+    """Bounds (B, n) of the inputs of every relaxed node (see :func:`relaxed_inputs`), by name of that
     input node.
 
     Args:
