@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from nnreach.bounds.linear import InputDomain, domain_bounds
-from nnreach.network import ops
+from nnreach.network import INPUT, Network, ops
+from nnreach.reach import reach
 from nnreach.sets import Box
 from nnreach.verify import bab as bab_module
 from nnreach.verify.api import verify
@@ -97,3 +98,27 @@ def test_smooth_activations_with_many_inputs(op):
         r = verify(problem, "bab", timeout=30)
         assert r.stats["splitting"] == "neurons"
         assert r.status is right, (t, r.status)
+
+
+def test_products_and_functions_split_the_input_up_to_their_own_limit():
+    """A network with products and sine, 20 inputs: ``bab`` splits the input box first (neuron splits
+    cannot shrink a product's planes), finds a threshold just under the sampled maximum violated and
+    proves one above the interval bound; with more inputs than the limit it splits neurons only."""
+    rng = np.random.default_rng(47)
+    w = lambda o, i: ops.Linear(rng.normal(size=(o, i)) / np.sqrt(i), rng.normal(size=o) * 0.1)
+    net = Network.build((20,), [
+        ("a", w(6, 20), (INPUT,)), ("b", w(6, 20), (INPUT,)), ("p", ops.Product(), ("a", "b")),
+        ("s", ops.Unary("Sin"), ("p",)), ("r", ops.Relu(), ("a",)), ("q", ops.Add(), ("s", "r")), ("out", w(2, 6), ("q",)),
+    ])
+    assert bab_module.input_split_limit(net) == bab_module.NONLINEAR_INPUT_DIM > 20 > bab_module.LOW_INPUT_DIM
+    box = Box(-0.3 * np.ones(20), 0.3 * np.ones(20))
+    top = net.forward(box.sample(20000, rng))[:, 0].max()
+    bound = reach(net, box, "interval").bounds()[1][0]
+    for t, right in ((top - 1e-3, Status.VIOLATED), (bound + 0.01, Status.HOLDS)):
+        r = verify(Problem(net, (halfspace_property(box, [[-1.0, 0.0]], [-t]),)), "bab", timeout=30)
+        assert r.stats["splitting"].startswith("inputs")
+        assert r.status is right, (t, r.status)
+    wide = Network.build((40,), [("a", w(6, 40), (INPUT,)), ("p", ops.Product(), ("a", "a")), ("out", w(2, 6), ("p",))])
+    big = Box(-0.3 * np.ones(40), 0.3 * np.ones(40))
+    r = verify(Problem(wide, (halfspace_property(big, [[-1.0, 0.0]], [-1e6]),)), "bab", timeout=30)
+    assert r.stats["splitting"] == "neurons" and r.status is Status.HOLDS
