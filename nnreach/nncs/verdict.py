@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from enum import Enum
@@ -175,6 +176,19 @@ def _workers(fn, problem: Problem, jobs: int, ray: bool):
     return InlinePool(fn, problem) if jobs <= 1 else ForkedPool(fn, problem, jobs)
 
 
+def _submit(pool, box: Box, deadline: Deadline) -> Future:
+    """Start reaching ``box`` in ``pool`` with the seconds ``deadline`` leaves (None: no limit)."""
+    left = deadline.remaining()
+    return pool.submit(box, None if left == float("inf") else max(left, 0.0))
+
+
+def _finished(running: dict[Future, Box]) -> Iterator[tuple[Box, object]]:
+    """Wait until some of ``running`` are done; each one's box and result, taken out of ``running``."""
+    done, _ = wait(running, return_when=FIRST_COMPLETED)
+    for fut in done:
+        yield running.pop(fut), fut.result()
+
+
 def _share(box: Box, X0: Box) -> float:
     """The share of X0's volume in ``box``, over the coordinates X0 does not fix."""
     free = X0.hi > X0.lo
@@ -201,12 +215,9 @@ def prove(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | None =
             while todo and len(running) < max(jobs, 1):
                 box = todo.pop()
                 tried += 1
-                left = deadline.remaining()
-                running[pool.submit(box, None if left == float("inf") else max(left, 0.0))] = box
+                running[_submit(pool, box, deadline)] = box
             progress.note(open=len(todo) + len(running), closed=len(done), workers=f"{len(running)}/{max(jobs, 1)}")
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                box, pipe = running.pop(fut), fut.result()
+            for box, pipe in _finished(running):
                 if pipe.failure is None:
                     done.append(pipe)
                     proved += _share(box, problem.X0)
@@ -246,13 +257,10 @@ def prove_stars(problem: Problem, deadline: Deadline, jobs: int = 1, ray: str | 
     done: list[StarPipe] = []
     proved = 0.0
     try:
-        left = deadline.remaining()
-        running = {pool.submit(box, None if left == float("inf") else max(left, 0.0)): box for box in boxes}
+        running = {_submit(pool, box, deadline): box for box in boxes}
         while running:
             progress.note(open=len(running), closed=len(done))
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                box, pipe = running.pop(fut), fut.result()
+            for box, pipe in _finished(running):
                 if pipe.failure is None:
                     done.append(pipe)
                     proved += _share(box, problem.X0)
