@@ -76,9 +76,9 @@ def _stationary(op: Unary, k: np.ndarray, l: np.ndarray, u: np.ndarray) -> list[
         return [np.zeros_like(l)]
     if name == "Pow":            # p x^(p - 1) = k
         p = op.exponent
-        q, r = p - 1.0, k / p if p else np.zeros_like(k)
-        if q == 0 or p == 0:
+        if p in (0.0, 1.0):       # constant or identity: f(x) - k x is linear
             return []
+        q, r = p - 1.0, k / p
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             root = np.abs(r) ** (1.0 / q)
             if float(q).is_integer() and int(q) % 2:     # odd q: one real root, of the sign of r
@@ -104,17 +104,26 @@ def _floor_lines(l: np.ndarray, u: np.ndarray) -> tuple:
 
 def relax_unary(op: Unary, l: np.ndarray, u: np.ndarray, flat: bool = False) -> Relaxation:
     """Parallel lines below and above ``op`` on ``[l, u]`` (``l <= u``); with ``flat``, of slope 0 (the
-    range)."""
+    range; floor and ceil take their own slope)."""
     l, u = np.asarray(l, np.float64), np.asarray(u, np.float64)
     if op.name == "Pow":
         _pow_real(op.exponent, l, u)
-    if op.name in ("Floor", "Ceil"):
-        a, b = (l, u) if op.name == "Floor" else (-u, -l)
-        k, lo, hi = _floor_lines(a, b)
-        if op.name == "Ceil":           # ceil(x) = -floor(-x): the lines turn over
-            k, lo, hi = k, -hi, -lo
-        lo, hi = _widen(k, lo, hi, l, u, np.abs(l) + np.abs(u))
-        return _checked(op, Relaxation(k, lo, k, hi))
+    k, lo, hi = _step_lines(op, l, u) if op.name in ("Floor", "Ceil") else _smooth_lines(op, l, u, flat)
+    k, lo, hi = _finite(f"{op.describe()} has no finite linear bounds on the bounds of its input", k, lo, hi)
+    return Relaxation(k, lo, k.copy(), hi)
+
+
+def _step_lines(op: Unary, l: np.ndarray, u: np.ndarray) -> tuple:
+    """Slope and widened intercepts of the lines around floor or ceil on ``[l, u]``."""
+    a, b = (l, u) if op.name == "Floor" else (-u, -l)
+    k, lo, hi = _floor_lines(a, b)
+    if op.name == "Ceil":           # ceil(x) = -floor(-x): the lines turn over
+        lo, hi = -hi, -lo
+    return (k, *_widen(k, lo, hi, l, u, np.abs(l) + np.abs(u)))
+
+
+def _smooth_lines(op: Unary, l: np.ndarray, u: np.ndarray, flat: bool) -> tuple:
+    """Slope and widened intercepts of the lines around a smooth (or, for abs, kinked) ``op`` on ``[l, u]``."""
     with np.errstate(over="ignore", invalid="ignore"):
         fl, fu = op.forward(l), op.forward(u)
         k = np.where(u > l, (fu - fl) / np.maximum(u - l, 1e-300), 0.0)
@@ -128,14 +137,14 @@ def relax_unary(op: Unary, l: np.ndarray, u: np.ndarray, flat: bool = False) -> 
             values.append(np.where(inside, op.forward(np.where(inside, x, l)) - k * np.where(inside, x, l), np.nan))
         stack = np.stack(values)
         lo, hi = np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
-        lo, hi = _widen(k, lo, hi, l, u, np.abs(fl) + np.abs(fu))
-    return _checked(op, Relaxation(k, lo, k.copy(), hi))
+        return (k, *_widen(k, lo, hi, l, u, np.abs(fl) + np.abs(fu)))
 
 
-def _checked(op: Unary, r: Relaxation) -> Relaxation:
-    if not all(np.all(np.isfinite(v)) for v in (r.lo_slope, r.lo_bias, r.hi_slope, r.hi_bias)):
-        raise UnsupportedError(f"{op.describe()} has no finite linear bounds on the bounds of its input")
-    return r
+def _finite(message: str, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``arrays``, unless one holds an infinite or NaN entry: then an UnsupportedError with ``message``."""
+    if not all(np.all(np.isfinite(v)) for v in arrays):
+        raise UnsupportedError(message)
+    return arrays
 
 
 def unary_range(op: Unary, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,10 +172,8 @@ def relax_product(lx: np.ndarray, ux: np.ndarray, ly: np.ndarray, uy: np.ndarray
     hi = -(lx * uy + ux * ly) / 2
     scale = 1.0 + np.abs(lx * ly) + np.abs(ux * uy) + np.abs(lx * uy) + np.abs(ux * ly)
     eps = 64 * np.finfo(np.float64).eps * scale
-    r = ProductRelaxation((ly + uy) / 2, (lx + ux) / 2, lo - eps, hi + eps)
-    if not all(np.all(np.isfinite(v)) for v in (r.x_slope, r.y_slope, r.lo_bias, r.hi_bias)):
-        raise UnsupportedError("a product of tensors has no finite linear bounds on the bounds of its inputs")
-    return r
+    return ProductRelaxation(*_finite("a product of tensors has no finite linear bounds on the bounds of its inputs",
+                                      (ly + uy) / 2, (lx + ux) / 2, lo - eps, hi + eps))
 
 
 def product_range(lx, ux, ly, uy) -> tuple[np.ndarray, np.ndarray]:
