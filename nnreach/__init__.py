@@ -24,7 +24,7 @@ from .network import Network
 from .reach import reach
 from .sets import Box, HPolytope, Star, Zonotope, overapproximate
 from .verify.api import METHODS, verify, verify_robustness
-from .verify.problem import Problem, Property, halfspace_property, linf_ball, robustness_property
+from .verify.problem import Problem, Properties, Property, halfspace_property, linf_ball, robustness_property
 from .verify.result import Counterexample, Result, Status
 from .verify.settings import Settings
 
@@ -35,7 +35,7 @@ except PackageNotFoundError:            # run from a source tree that was never 
 
 __all__ = [
     "InputError", "NnreachError", "UnsupportedError", "load_model", "read_vnnlib", "Network", "reach",
-    "Box", "HPolytope", "Star", "Zonotope", "overapproximate", "METHODS", "verify", "Problem", "Property",
+    "Box", "HPolytope", "Star", "Zonotope", "overapproximate", "METHODS", "verify", "Problem", "Properties", "Property",
     "halfspace_property", "linf_ball", "robustness_property", "Counterexample", "Result", "Status", "Settings",
     "verify_robustness", "plot", "__version__",
 ]

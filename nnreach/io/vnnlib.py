@@ -49,7 +49,7 @@ import numpy as np
 from ..errors import InputError, UnsupportedError
 from ..sets.box import Box
 from ..sets.polytope import HPolytope
-from ..verify.problem import Property
+from ..verify.problem import Properties, Property
 from . import read_file
 from .vnnlib_fast import parse_plain
 
@@ -396,7 +396,7 @@ def _polytope(conj: list[_Literal], m: int) -> HPolytope:
     return HPolytope(A, np.array([row.rhs for row in rows], dtype=float) + 0.0)
 
 
-def _properties(dnf: _DNF, n: int, m: int, name: _Namer = _name) -> list[Property]:
+def _properties(dnf: _DNF, n: int, m: int, name: _Namer = _name) -> Properties:
     """Group the disjuncts of ``dnf`` by input box, in order of first appearance (``n`` inputs, ``m``
     outputs; ``name`` names the inputs in messages)."""
     groups: dict[bytes, tuple[Box, list[HPolytope]]] = {}
@@ -407,10 +407,10 @@ def _properties(dnf: _DNF, n: int, m: int, name: _Namer = _name) -> list[Propert
             groups.setdefault(key, (box, []))[1].append(_polytope(conj, m))
     if not groups:
         raise _Located(None, "the asserts contradict each other: no input and output satisfy them all")
-    return [Property(box, tuple(polytopes)) for box, polytopes in groups.values()]
+    return Properties.of(Property(box, tuple(polytopes)) for box, polytopes in groups.values())
 
 
-def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
+def parse_vnnlib(text: str, *, source: str = "<string>") -> Properties:
     """Read a VNN-LIB property from ``text``: 1.0 here, 2.0 by :func:`nnreach.io.vnnlib2.parse_vnnlib2`.
 
     Args:
@@ -418,8 +418,8 @@ def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
         source: a name for error messages (the file path).
 
     Returns:
-        One :class:`Property` per distinct input box, in file order; each holds the unsafe output
-        polytopes that go with that box.
+        One :class:`Property` per distinct input box, in file order, as :class:`Properties` (a
+        sequence); each holds the unsafe output polytopes that go with that box.
 
     Raises:
         InputError: malformed text, with ``source:line:col`` where known.
@@ -429,14 +429,14 @@ def parse_vnnlib(text: str, *, source: str = "<string>") -> list[Property]:
     return plain if plain is not None else _parse_general(text, source)
 
 
-def _parse_general(text: str, source: str) -> list[Property]:
+def _parse_general(text: str, source: str) -> Properties:
     """:func:`parse_vnnlib` through the s-expression tree: every construct, exact error messages."""
     try:
         forms = _parse_sexprs(text)
         if _is_vnnlib2(forms):
             from .vnnlib2 import parse_vnnlib2
 
-            return list(parse_vnnlib2(text, source=source).properties)
+            return parse_vnnlib2(text, source=source).properties
         reader = _Reader()
         for form in forms:
             reader.command(form)
@@ -448,7 +448,7 @@ def _parse_general(text: str, source: str) -> list[Property]:
         raise err.error_type(f"{_location(text, source, err.pos)}: {err.message}") from None
 
 
-def read_vnnlib(path: str | os.PathLike) -> list[Property]:
+def read_vnnlib(path: str | os.PathLike) -> Properties:
     """Read a VNN-LIB property file (1.0 or 2.0), or a gzip-compressed ``.vnnlib.gz``; see :func:`parse_vnnlib`."""
     name = os.fspath(path)
     return parse_vnnlib(_read_text(name), source=name)

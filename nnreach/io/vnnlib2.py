@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, UnsupportedError
-from ..verify.problem import Property
+from ..verify.problem import Properties
 from .vnnlib import _DNF, _Linear, _Located, _add, _conjoin, _literal, _Namer, _properties, _read_text, _scale
 
 __all__ = ["VERSION", "ELEMENT_TYPE", "TensorDeclaration", "Query", "parse_vnnlib2", "read_vnnlib2"]
@@ -103,7 +103,7 @@ class Query:
     network: str
     input: TensorDeclaration
     output: TensorDeclaration
-    properties: tuple[Property, ...]
+    properties: Properties
 
 
 def _package_error(err: Exception, source: str) -> InputError:
@@ -241,7 +241,7 @@ def parse_vnnlib2(text: str, *, source: str = "<string>") -> Query:
         raise err.error_type(f"{source}: VNN-LIB 2.0: {err.message}") from None
     except InputError as err:
         raise type(err)(f"{source}: VNN-LIB 2.0: {err}") from None
-    return Query(net.name, inputs, outputs, tuple(properties))
+    return Query(net.name, inputs, outputs, properties)
 
 
 def read_vnnlib2(path: str | os.PathLike) -> Query:

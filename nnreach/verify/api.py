@@ -115,11 +115,14 @@ def ladder(problem: Problem, settings: Settings) -> list[Rung]:
 def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """The stages of :func:`ladder` in turn until one decides: each within its share of the time left
     and its cap (one cut there hands over to the next); a method that ended undecided, not cut, is not
-    run again with the same settings. ``stats`` has each stage's counters and ``<stage>.seconds``."""
+    run again with the same settings on the same properties. A stage that decides some properties
+    (``Result.undecided``) leaves the others to the next stages. ``stats`` has each stage's counters
+    and ``<stage>.seconds``."""
     stats: dict = {}
-    undecided: set[tuple[Method, Settings]] = set()
+    tried: set[tuple[Method, Settings]] = set()
+    positions = np.arange(len(problem.properties))      # of the properties still open, in the whole problem
     for name, fn, s, share, cap in ladder(problem, settings):
-        if (fn, s) in undecided:
+        if (fn, s) in tried:
             continue
         progress.stage(f"auto: {name}")
         left = deadline.remaining()
@@ -140,8 +143,13 @@ def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
             stats[f"{name}.seconds"] = round(time.perf_counter() - started, 3)
         stats.update({f"{name}.{k}": v for k, v in r.stats.items()})
         if r.status is not Status.UNKNOWN:
-            return Result(r.status, f"auto/{r.method}", counterexample=r.counterexample, stats=stats)
-        undecided.add((fn, s))
+            ce = r.counterexample
+            if ce is not None:
+                ce = replace(ce, property_index=int(positions[ce.property_index]))
+            return Result(r.status, f"auto/{r.method}", counterexample=ce, stats=stats)
+        tried.add((fn, s))
+        if r.undecided is not None:     # the next stages take the properties this one left open
+            problem, positions = problem.restricted(r.undecided), positions[list(r.undecided)]
     return Result(Status.UNKNOWN, "auto", stats=stats)
 
 
@@ -219,7 +227,7 @@ def _run(problem: Problem, method: str, timeout: float | None, settings: Setting
     if r.status in (Status.UNKNOWN, Status.TIMEOUT) and isinstance(problem.network, Network):
         advice = hint(method, problem.network)
         stats = stats if advice is None else {**stats, "hint": advice}
-    return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, stats, r.reason)
+    return Result(r.status, r.method, time.perf_counter() - start, r.counterexample, stats, r.reason, r.undecided)
 
 
 def verify_robustness(model: Model, image, eps: float, label: int | None = None, *,

@@ -56,6 +56,8 @@ class Result:
         stats: counters the method reports (samples tried, attack steps, ...).
         reason: for UNKNOWN and TIMEOUT, one sentence on why: the stage that ran and what it had
             reached (:meth:`nnreach.progress.Tracker.reason`); empty otherwise.
+        undecided: for UNKNOWN from a method that decided some properties of the problem and not
+            others, the positions of the others (what ``auto`` gives its next stage); None otherwise.
     """
 
     status: Status
@@ -64,6 +66,7 @@ class Result:
     counterexample: Counterexample | None = None
     stats: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    undecided: tuple[int, ...] | None = None
 
     def __post_init__(self):
         if (self.status is Status.VIOLATED) != (self.counterexample is not None):

@@ -40,6 +40,7 @@ def test_every_published_plain_file_reads_as_the_general_reader_reads_it():
     assert accepted >= (600 if SHARED.is_dir() else 1), f"only {accepted} of {len(files)} files were plain"
 
 
+BOX = "(assert (<= X_0 1)) (assert (>= X_0 0)) (assert (<= X_1 1)) (assert (>= X_1 0))"
 HEADER = "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n"
 
 PLAIN = {
@@ -84,6 +85,24 @@ OTHER = {
                                      "(assert (>= X_1 0)) (assert (<= Y_2 0))",
     "a gap in the declarations": "(declare-const X_1 Real)(declare-const Y_0 Real)(assert (<= X_1 1))",
     "version 2": "(vnnlib-version <2.0>)",
+    "an underscore in a number": HEADER + "(assert (<= X_0 1_0)) (assert (>= X_0 0)) (assert (<= X_1 1))"
+                                          "(assert (>= X_1 0)) (assert (<= Y_0 0))",
+    "a leading zero in an index": HEADER + "(assert (<= X_01 1)) (assert (>= X_0 0)) (assert (<= X_1 1))"
+                                           "(assert (>= X_1 0)) (assert (<= Y_0 0))",
+    "two numbers": HEADER + BOX + "(assert (<= 0 1))",
+    "two inputs": HEADER + BOX + "(assert (<= X_0 X_1))",
+    "a number that does not read": HEADER + BOX + "(assert (<= Y_0 1-2))",
+    "an infinite number": HEADER + BOX + "(assert (<= Y_0 1e999))",
+    "a declaration inside an assert": HEADER + BOX + "(assert (and (declare-const X_2 Real) (<= Y_0 0)))",
+    "a literal outside an assert": HEADER + BOX + "(<= Y_0 0)",
+    "an unclosed assert": HEADER + BOX + "(assert (<= Y_0 0)",
+    "an unknown head": HEADER + BOX + "(assert (=> (<= Y_0 0)))",
+    "a literal of four atoms": HEADER + BOX + "(assert (<= Y_0 0 1))",
+    "a nested and": HEADER + BOX + "(assert (and (and (<= Y_0 0))))",
+    "an and inside an and inside an or": HEADER + BOX + "(assert (or (and (and (<= Y_0 0)))))",
+    "an empty or": HEADER + BOX + "(assert (<= Y_0 0)) (assert (or))",
+    "a non-ASCII space": HEADER + BOX + "(assert (<=\u00a0Y_0 0))",
+    "a variable named with a letter": HEADER + BOX + "(assert (<= Y_a 0))",
 }
 
 
