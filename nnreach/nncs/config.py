@@ -20,7 +20,7 @@ Layout::
     x = [0, 1]
     v = 0
     [[spec.safe]]                 # also [[spec.avoid]] and [spec.goal]; each with constraints and/or box
-    constraints = ["x >= 10 + 1.4*v"]     # linear; "<=" or ">="
+    constraints = ["x >= 10 + 1.4*v"]     # "<=" or ">="; affine, or nonlinear as in dynamics (method zono)
     box = { v = [-1, 1] }
     time = [0.5, 1.0]             # optional window (safe and avoid sets)
     [options]                     # optional: method, substeps, order, samples, max_pieces, max_stars, timeout
@@ -46,10 +46,10 @@ import sympy
 from ..errors import InputError
 from ..io import load_model
 from ..sets.box import Box
-from .expr import parse
+from .expr import Expressions, parse
 from .loop import ClosedLoop, ReachOptions
 from .plant import Plant
-from .spec import Polytope, Spec, Window
+from .spec import Nonlinear, Polytope, Spec, Window
 from .star_loop import METHODS, require_linear
 from .verdict import Problem
 
@@ -207,31 +207,43 @@ def affine(texts: Sequence[str], names: Sequence[str], constants: dict, where: s
     return W, c
 
 
-def _polytope(table: dict, states: Sequence[str], constants: dict, where: str) -> Polytope:
-    H, g = [], []
+def _set(table: dict, states: Sequence[str], constants: dict, where: str) -> Polytope | Nonlinear:
+    """The set of ``constraints`` (``lhs <= rhs`` or ``lhs >= rhs``, expressions in the states as the
+    dynamics are) and ``box``: a :class:`Polytope` when every constraint is affine, else a
+    :class:`Nonlinear` set."""
+    clash = sorted(set(states) & set(constants))
+    if clash:
+        raise InputError(f"{where}: {', '.join(clash)} is both a variable and a constant")
+    syms = {v: sympy.Symbol(v) for v in states}
+    exprs, texts = [], []                                   # each constraint as f(x) <= 0
     for i, text in enumerate(_strings(_get(table, "constraints", where, default=[]), f"{where}.constraints")):
-        for op, sign in (("<=", 1.0), (">=", -1.0)):
+        for op, sign in (("<=", 1), (">=", -1)):
             if op in text:
                 lhs, rhs = text.split(op, 1)
                 break
         else:
             raise InputError(f"{where}.constraints[{i}]: expected 'lhs <= rhs' or 'lhs >= rhs', got {text!r}")
-        W, b = affine([f"({lhs}) - ({rhs})"], states, constants, f"{where}.constraints[{i}]")
-        if not np.any(W[0]):
+        e = sign * parse(f"({lhs}) - ({rhs})", syms, constants, f"{where}.constraints[{i}]")
+        if not e.free_symbols & set(syms.values()):
             raise InputError(f"{where}.constraints[{i}]: {text!r} does not depend on the states")
-        H.append(sign * W[0])
-        g.append(-sign * b[0])
+        exprs.append(e)
+        texts.append(text)
     box = _get(table, "box", where, dict, {})
     for name, value in box.items():
         if name not in states:
             raise InputError(f"{where}.box: unknown state {name!r}")
         lo, hi = _interval(value, _at(f"{where}.box", name))
-        e = np.eye(len(states))[list(states).index(name)]
-        H += [e, -e]
-        g += [hi, -lo]
-    if not H:
+        exprs += [syms[name] - hi, lo - syms[name]]
+        texts += [f"{name} <= {hi}", f"{name} >= {lo}"]
+    if not exprs:
         raise InputError(f"{where}: needs 'constraints' or 'box'")
-    return Polytope(np.array(H), np.array(g))
+    if all(e.is_polynomial(*syms.values()) and sympy.Poly(e, *syms.values()).total_degree() <= 1 for e in exprs):
+        A, b = sympy.linear_eq_to_matrix(exprs, list(syms.values()))
+        H, g = np.array(A, dtype=float).reshape(len(exprs), len(states)), np.array(b, dtype=float).reshape(-1)
+        if not (np.all(np.isfinite(H)) and np.all(np.isfinite(g))):
+            raise InputError(f"{where}: coefficients must be finite")
+        return Polytope(H, g)
+    return Nonlinear(Expressions(exprs, states), tuple(texts))
 
 
 def _windows(items, states, constants, where) -> tuple[Window, ...]:
@@ -244,7 +256,7 @@ def _windows(items, states, constants, where) -> tuple[Window, ...]:
         item = _table(item, f"{where}[{k}]", "window")
         t0, t1 = _interval(_get(item, "time", f"{where}[{k}]", default=[0.0, float("inf")]), f"{where}[{k}].time",
                            open_end=True)
-        out.append(Window(_polytope(item, states, constants, f"{where}[{k}]"), t0, t1))
+        out.append(Window(_set(item, states, constants, f"{where}[{k}]"), t0, t1))
     return tuple(out)
 
 
@@ -340,7 +352,7 @@ def _spec(table: dict, states: Sequence[str], constants: dict) -> Spec:
     goal = _table(table["goal"], "spec.goal", "goal") if "goal" in table else None
     spec = Spec(_windows(table.get("safe", []), states, constants, "spec.safe"),
                 _windows(table.get("avoid", []), states, constants, "spec.avoid"),
-                None if goal is None else _polytope(goal, states, constants, "spec.goal"))
+                None if goal is None else _set(goal, states, constants, "spec.goal"))
     if not (spec.safe or spec.avoid or spec.goal):
         raise InputError("spec: needs at least one of safe, avoid, goal")
     return spec
@@ -392,6 +404,9 @@ def load_config(path: str | Path) -> Config:
         raise InputError(f"options.method: expected one of {', '.join(METHODS)}, got {method!r}")
     if method != "zono":
         require_linear(plant, method)
+        if not spec.affine:
+            raise InputError(f"options.method: {method} checks affine specifications only (its stars are met with "
+                             "polytopes by LP); this spec has nonlinear constraints: use method = \"zono\"")
     problem = Problem(loop, x0, steps, spec, reach_opt, samples=_count(opt, "samples", "options", Problem.samples),
                       max_pieces=_count(opt, "max_pieces", "options", Problem.max_pieces), method=method,
                       max_stars=_count(opt, "max_stars", "options", Problem.max_stars))

@@ -3,6 +3,8 @@ flowpipe (blue), the initial set (gray), the unsafe regions (red), the goal (gre
 trajectories (black) and a counterexample (red line), a legend under each panel and the verdict and
 time in the title.
 
+Nonlinear sets (:class:`.spec.Nonlinear`) are drawn on a grid in the panels of the two states their
+constraints use, and nowhere else (a time panel draws the bounds of polytopes only).
 Zonotopes are drawn exactly (:func:`nnreach.plot.zonotope_polygon`), stars (of the star methods, at
 the sample times only) as outer polygons from support lines (:func:`_star_polygon`). Each group of shapes is one
 matplotlib collection: thousands of flowpipe sets added as separate patches took most of the time of
@@ -22,6 +24,7 @@ from ..sets.star import Star
 from ..sets.zonotope import Zonotope
 from .config import Config
 from .loop import FlowSet
+from .spec import Nonlinear, Polytope
 from .verdict import Outcome
 
 MAX_TRAJECTORIES = 60
@@ -48,6 +51,23 @@ def _limits(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = points.min(axis=0), points.max(axis=0)
     pad = 0.08 * np.maximum(hi - lo, 1e-6)
     return lo - pad, hi + pad
+
+
+GRID = 200
+"""Points per side of the grid on which a nonlinear set is drawn."""
+
+
+def _grid(poly: Nonlinear, n: int, dims: tuple[int, int], lo: np.ndarray, hi: np.ndarray):
+    """The panel ``[lo, hi]`` over the states ``dims`` as a grid ``(xx, yy)`` and the set's excess
+    there (<= 0: inside), when its constraints depend on these two states only; else None (the set
+    has no picture in this plane)."""
+    names = {poly.f.variables[d] for d in dims}
+    if any(str(sym) not in names for e in poly.f.exprs for sym in e.free_symbols):
+        return None
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], GRID), np.linspace(lo[1], hi[1], GRID))
+    points = np.zeros((xx.size, n))
+    points[:, dims[0]], points[:, dims[1]] = xx.ravel(), yy.ravel()
+    return xx, yy, poly.excess(points).reshape(xx.shape)
 
 
 def _pair_rows(H: np.ndarray, g: np.ndarray, dims: tuple[int, int]):
@@ -160,11 +180,25 @@ def outcome_figure(cfg: Config, outcome: Outcome):
             pts.append(shown[..., [i, j]].reshape(-1, 2))
         lo, hi = _limits(np.vstack(pts))
         window = rectangle(lo, hi)
+        labels: dict[str, bool] = {}
         # a safe set of a time window only: its outside is unsafe at those times only (see the time panels)
-        unsafe = [_clip(window, -a, -b) for w in pb.spec.safe if w.t0 <= 0 and w.t1 >= t_end
-                  for a, b in zip(*_pair_rows(w.poly.H, w.poly.g, (i, j)))]
+        whole = [w.poly for w in pb.spec.safe if w.t0 <= 0 and w.t1 >= t_end]
+        unsafe = [_clip(window, -a, -b) for poly_ in whole if isinstance(poly_, Polytope)
+                  for a, b in zip(*_pair_rows(poly_.H, poly_.g, (i, j)))]
+        curved = [(poly_, False, "tab:red") for poly_ in whole] + \
+            [(w.poly, True, "tab:red") for w in pb.spec.avoid] + [(pb.spec.goal, True, "tab:green")]
+        for poly_, inside, color in curved:     # nonlinear sets of these two coordinates, on a grid
+            if isinstance(poly_, Nonlinear) and (grid := _grid(poly_, n, (i, j), lo, hi)) is not None:
+                xx, yy, excess = grid
+                excess = np.nan_to_num(excess, nan=0.0)
+                levels = [min(excess.min(), 0.0) - 1, 0.0] if inside else [0.0, max(excess.max(), 0.0) + 1]
+                ax.contourf(xx, yy, excess, levels=levels, colors=[color], alpha=0.25 if color == "tab:red" else 0.3,
+                            zorder=0.5)
+                labels[color] = True
         for poly_, color, label in [(w.poly, "tab:red", "unsafe") for w in pb.spec.avoid] + \
                 ([(pb.spec.goal, "tab:green", "goal")] if pb.spec.goal is not None else []):
+            if not isinstance(poly_, Polytope):
+                continue
             rows = _pair_rows(poly_.H, poly_.g, (i, j))
             if not len(rows[1]):   # no limit on these coordinates: it would cover the whole panel
                 continue
@@ -176,8 +210,10 @@ def outcome_figure(cfg: Config, outcome: Outcome):
             elif len(region) >= 3:
                 fill(ax, [region], color=color, label=label, alpha=0.3, zorder=0.5)
         unsafe = [r for r in unsafe if len(r) >= 3]
-        if unsafe:
+        if unsafe or labels.pop("tab:red", False):     # an empty collection labels the grid regions
             fill(ax, unsafe, color="tab:red", label="unsafe", alpha=0.25, zorder=0.5)
+        if labels.pop("tab:green", False):
+            fill(ax, [], color="tab:green", label="goal", alpha=0.3, zorder=0.5)
         if polys:
             fill(ax, polys, color="tab:blue", label="flowpipe", alpha=0.25)
         fill(ax, [start], color="tab:gray", label="initial set", alpha=0.6, zorder=2)
@@ -198,7 +234,8 @@ def outcome_figure(cfg: Config, outcome: Outcome):
         vals = [np.array([m0 - r0, m0 + r0])] + ([ranges.ravel()] if ce is None or sims is None else [])
         if shown is not None:
             vals.append((shown @ w_vec + c).ravel())
-        bounds = [(win, _parallel(a, w_vec), b) for win in pb.spec.safe for a, b in zip(win.poly.H, win.poly.g)]
+        bounds = [(win, _parallel(a, w_vec), b) for win in pb.spec.safe if isinstance(win.poly, Polytope)
+                  for a, b in zip(win.poly.H, win.poly.g)]
         bounds = [(win, s, b / s + c) for win, s, b in bounds if s != 0]   # rows s (y - c) <= b
         vals += [np.array([bound]) for _, _, bound in bounds]   # show the bounds parallel to w_vec
         vals = np.concatenate(vals) if vals else np.zeros(1)
@@ -212,7 +249,7 @@ def outcome_figure(cfg: Config, outcome: Outcome):
                 unsafe.append(rectangle([t0, y0], [t1, y1]))
         if unsafe:
             fill(ax, unsafe, color="tab:red", label="unsafe", alpha=0.25, zorder=0.5)
-        goal = [] if pb.spec.goal is None else \
+        goal = [] if not isinstance(pb.spec.goal, Polytope) else \
             [(s, b / s + c) for a, b in zip(pb.spec.goal.H, pb.spec.goal.g) if (s := _parallel(a, w_vec))]
         if goal:  # the goal's bounds on this function, as a green bar at the final time
             g_lo = max([ylo] + [bound for s, bound in goal if s < 0])

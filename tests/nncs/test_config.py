@@ -66,6 +66,10 @@ def _variant(tmp_path, old: str, new: str, source=ACC):
      "controllers/controller_5_20.mat has 5 input(s)"),
     ('outputs = ["y0"]', 'outputs = ["y0", "-y0"]', "controller.outputs: 2 expression(s) but plant.inputs has 1 input(s)"),
     ('expected = "holds"', 'expected = "yes"', "must be one of"),
+    # nonlinear constraints: the names and functions of dynamics, nothing else
+    ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"asin(x_lead) >= 10"', "unknown name(s) asin"),
+    ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"x_lead**y >= 10"', "unknown name(s) y"),
+    ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"sqrt(x_lead) >= [1]"', "spec.safe[0].constraints[0]"),
 ])
 def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, new, message):
     path = _variant(tmp_path, old, new)
@@ -148,3 +152,44 @@ def test_cli_plot_stops_at_the_time_limit(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr()
     assert out.out.strip().splitlines()[-1] == "timeout"
     assert "plot not written: the time limit ran out" in out.err
+
+
+def test_nonlinear_constraints_become_a_nonlinear_set_and_affine_ones_a_polytope(tmp_path):
+    from nnreach.nncs.spec import Nonlinear, Polytope
+
+    assert isinstance(load_config(ACC).problem.spec.safe[0].poly, Polytope)
+    cfg = load_config(_variant(tmp_path, '"x_lead - x_ego >= 10 + 1.4*v_ego"',
+                               '"x_lead - x_ego >= 10 + 1.4*v_ego + 0.001*v_ego**2"'))
+    poly = cfg.problem.spec.safe[0].poly
+    assert isinstance(poly, Nonlinear) and not cfg.problem.spec.affine
+    x = np.array([[100.0, 32.0, 0.0, 10.5, 30.1, 0.0]])
+    assert poly.excess(x)[0] == pytest.approx(10 + 1.4 * 30.1 + 0.001 * 30.1 ** 2 - 89.5)
+
+
+def test_star_methods_refuse_nonlinear_constraints_by_name(tmp_path, capsys):
+    text = (EXAMPLES / "nncs" / "acc_linear.toml").read_text()
+    text = text.replace('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"x_lead - x_ego >= 10 + 1.4*v_ego + 0.001*v_ego**2"')
+    text = text.replace("[options]\n", '[options]\nmethod = "approx-star"\n')
+    shutil.copytree(EXAMPLES / "nncs" / "controllers", tmp_path / "controllers")
+    path = tmp_path / "star.toml"
+    path.write_text(text)
+    assert main(["nncs", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "approx-star checks affine specifications only" in err
+
+
+def test_a_nonlinear_spec_is_decided_and_plotted(tmp_path, capsys):
+    """The single pendulum with an elliptic safe set and a disc to avoid in its phase plane: holds,
+    and the plot has the disc (drawn on a grid)."""
+    extra = ('[[spec.safe]]\nconstraints = ["th**2 + 0.1*dth**2 <= 1.5"]\n\n'
+             '[[spec.avoid]]\nconstraints = ["(th - 0.4)**2 + (dth + 0.6)**2 <= 0.04"]\n\n[options]')
+    path = _variant(tmp_path, "[options]", extra, EXAMPLES / "nncs" / "single_pendulum.toml")
+    png = tmp_path / "p.png"
+    assert main(["nncs", str(path), "--plot", str(png), "--timeout", "60"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "holds"
+    assert png.stat().st_size > 10_000
+    path.write_text(path.read_text().replace("<= 1.5", "<= 1.2"))
+    assert main(["nncs", str(path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == "violated" and "leaves the safe set at t = 0" in out[-2]
+
