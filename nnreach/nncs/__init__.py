@@ -17,10 +17,11 @@ from importlib import import_module
 
 _WHERE = {
     "Config": "config", "load_config": "config",
-    "ClosedLoop": "loop", "FlowSet": "loop", "Flowpipe": "loop", "ReachOptions": "loop", "reach": "loop",
+    "ClosedLoop": "loop", "FlowSet": "loop", "Flowpipe": "loop", "Modes": "loop", "ReachOptions": "loop",
+    "reach": "loop",
     "AffineField": "plant", "Plant": "plant",
     "Trajectories": "simulation", "simulate": "simulation",
-    "Polytope": "spec", "Spec": "spec", "Window": "spec",
+    "Nonlinear": "spec", "Polytope": "spec", "Spec": "spec", "Window": "spec",
     "Counterexample": "verdict", "Outcome": "verdict", "Problem": "verdict", "Verdict": "verdict", "verify": "verdict",
 }
 

@@ -16,6 +16,8 @@ Layout::
     period = 0.1
     inputs = ["30", "x - 1"]      # affine in the states (default: the states)
     outputs = ["y0 - 10"]         # plant inputs, affine in the network outputs y0, y1, ... (default: y)
+    modes = [[-1], [0], [1]]      # instead of outputs: the plant input of each mode, the mode being the
+                                  # largest network output (one row per output)
     [initial]                     # one entry per state: [lo, hi] or a number
     x = [0, 1]
     v = 0
@@ -47,7 +49,7 @@ from ..errors import InputError
 from ..io import load_model
 from ..sets.box import Box
 from .expr import Expressions, parse
-from .loop import ClosedLoop, ReachOptions
+from .loop import ClosedLoop, Modes, ReachOptions
 from .plant import Plant
 from .spec import Nonlinear, Polytope, Spec, Window
 from .star_loop import METHODS, require_linear
@@ -56,7 +58,7 @@ from .verdict import Problem
 KEYS = {
     "file": {"name", "expected", "steps", "plant", "controller", "initial", "spec", "options", "plot"},
     "plant": {"kind", "states", "inputs", "constants", "dynamics", "disturbances", "A", "B", "c", "E"},
-    "controller": {"model", "period", "inputs", "outputs"},
+    "controller": {"model", "period", "inputs", "outputs", "modes"},
     "spec": {"safe", "avoid", "goal"},
     "window": {"constraints", "box", "time"},
     "goal": {"constraints", "box"},
@@ -326,6 +328,14 @@ def _loop(ctl: dict, plant: Plant, constants: dict, base: Path) -> ClosedLoop:
         given = "" if "inputs" in ctl else " (not given: one per state)"
         raise InputError(f"controller.inputs: {len(in_W)} expression(s){given} but the network {ctl['model']} "
                          f"has {net.input_size} input(s)")
+    if "modes" in ctl:
+        if "outputs" in ctl:
+            raise InputError("controller: give outputs (plant inputs affine in the network's outputs) or modes "
+                             "(a plant input per mode, the mode being the largest output), not both")
+        inputs = _matrix(ctl["modes"], (net.output_size, "network output (mode)"),
+                         (plant.m, "plant input (plant.inputs)"), "controller.modes")
+        return ClosedLoop(plant, net, period, in_W, in_b, np.zeros((plant.m, net.output_size)), np.zeros(plant.m),
+                          Modes(inputs))
     ys = [f"y{i}" for i in range(net.output_size)]
     out_W, out_b = affine(_strings(_get(ctl, "outputs", "controller", default=ys), "controller.outputs"),
                           ys, constants, "controller.outputs")
@@ -404,6 +414,9 @@ def load_config(path: str | Path) -> Config:
         raise InputError(f"options.method: expected one of {', '.join(METHODS)}, got {method!r}")
     if method != "zono":
         require_linear(plant, method)
+        if loop.modes is not None:
+            raise InputError(f"options.method: {method} does not follow mode-switching controllers (controller.modes); "
+                             "use method = \"zono\"")
         if not spec.affine:
             raise InputError(f"options.method: {method} checks affine specifications only (its stars are met with "
                              "polytopes by LP); this spec has nonlinear constraints: use method = \"zono\"")

@@ -3,6 +3,9 @@
 Every ``period`` seconds the controller reads ``z = W_in x + b_in`` (an affine map of the state),
 computes ``y = N(z)`` and the plant input ``u = W_out y + b_out`` is held until the next sample.
 
+A mode-switching controller (:class:`Modes`) instead selects one of K modes by the largest of its K
+outputs, and the mode sets the plant input.
+
 Reachability (:func:`reach`) keeps one zonotope over the state. At each sample the controller input set
 goes through the network with nnreach's zonotope rules (DeepZ), whose output zonotope shares the
 generators of its input, so ``u`` stays correlated with ``x``: the joint set of ``(x, u, w)`` is the
@@ -37,6 +40,27 @@ MAX_HALVINGS = 4
 
 
 @dataclass(frozen=True)
+class Modes:
+    """A controller whose network outputs are the scores of K modes: the mode is the largest score's
+    (the first on ties, as ``argmax``), and it selects the plant input, held over the period (one-hot
+    inputs select among the plant's dynamics: ``x' = u0 f0(x) + u1 f1(x)``).
+
+    Attributes:
+        inputs: (K, m) the plant input of each mode.
+    """
+
+    inputs: np.ndarray
+
+    def possible(self, scores: Zonotope) -> list[int]:
+        """The modes some point of the score set may select: ``k`` is ruled out only when another
+        score exceeds it everywhere on the set (``max (s_k - s_j) < 0``)."""
+        K = self.inputs.shape[0]
+        D = np.eye(K)[:, None, :] - np.eye(K)[None, :, :]               # (K, K, K): rows e_k - e_j
+        top = D @ scores.center + np.abs(D @ scores.generators).sum(axis=-1)
+        return [k for k in range(K) if np.all(np.delete(top[k], k) >= 0)]
+
+
+@dataclass(frozen=True)
 class ClosedLoop:
     """A plant, a controller and the maps between them.
 
@@ -45,7 +69,9 @@ class ClosedLoop:
         controller: the network, k inputs and p outputs.
         period: the sampling period in seconds (also the time of one discrete plant step).
         in_W, in_b: controller input ``W_in x + b_in``, shapes (k, n) and (k,).
-        out_W, out_b: plant input ``W_out y + b_out``, shapes (m, p) and (m,).
+        out_W, out_b: plant input ``W_out y + b_out``, shapes (m, p) and (m,) (unused with modes).
+        modes: None, or the modes the network's p outputs select (:class:`Modes`, p modes), whose
+            inputs are then the plant's.
     """
 
     plant: Plant
@@ -55,6 +81,7 @@ class ClosedLoop:
     in_b: np.ndarray
     out_W: np.ndarray
     out_b: np.ndarray
+    modes: Modes | None = None
     _net: Network = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -68,21 +95,39 @@ class ClosedLoop:
                              f"{p} network outputs, got {self.out_W.shape} and {self.out_b.shape}")
         if not self.period > 0:
             raise InputError(f"the period must be positive, got {self.period}")
+        if self.modes is not None and self.modes.inputs.shape != (p, m):
+            raise InputError(f"modes: expected one input vector of {m} numbers per network output ({p}), got an "
+                             f"array of shape {self.modes.inputs.shape}")
         object.__setattr__(self, "_net", simplify(self.controller))
 
     def control(self, x: np.ndarray) -> np.ndarray:
         """Plant inputs (K, m) for states ``x`` (K, n), by the network's float64 forward pass."""
         z = x @ self.in_W.T + self.in_b
         y = self.controller.forward(z).reshape(x.shape[0], -1)
+        if self.modes is not None:
+            return self.modes.inputs[np.argmax(y, axis=1)]
         return y @ self.out_W.T + self.out_b
 
     def control_set(self, X: Zonotope, method: str = "zono") -> Zonotope:
         """A zonotope containing the plant inputs for every state in ``X``; its first
-        ``X.generators.shape[1]`` generators are those of ``X`` (the same factors)."""
-        z = X.affine_map(self.in_W, self.in_b)
-        y = next(iter_reach(self._net, z, method))
-        y = zono.add_box(y, NET_ROUND_REL * zono.magnitude(y) + zono.ROUND_ABS)
-        return zono.pad(y.affine_map(self.out_W, self.out_b), X.generators.shape[1])
+        ``X.generators.shape[1]`` generators are those of ``X`` (the same factors). Not for a
+        mode-switching controller (see :meth:`control_sets`)."""
+        return zono.pad(self._output_set(X, method).affine_map(self.out_W, self.out_b), X.generators.shape[1])
+
+    def control_sets(self, X: Zonotope) -> list[Zonotope]:
+        """Zonotopes whose union contains the plant inputs for every state in ``X`` (generators as in
+        :meth:`control_set`): one, or with :class:`Modes` the input of each mode some state of ``X``
+        may select (a point each)."""
+        if self.modes is None:
+            return [self.control_set(X)]
+        m = X.generators.shape[1]
+        return [zono.pad(Zonotope(self.modes.inputs[k], np.zeros((self.plant.m, 0))), m)
+                for k in self.modes.possible(self._output_set(X))]
+
+    def _output_set(self, X: Zonotope, method: str = "zono") -> Zonotope:
+        """A zonotope containing the network's outputs for every state in ``X``."""
+        y = next(iter_reach(self._net, X.affine_map(self.in_W, self.in_b), method))
+        return zono.add_box(y, NET_ROUND_REL * zono.magnitude(y) + zono.ROUND_ABS)
 
 
 @dataclass(frozen=True)
@@ -153,11 +198,22 @@ def _discrete_map(field_, Y: Zonotope) -> Zonotope:
     return zono.with_rounding(zono.add_box(out, np.maximum(hi - mid, mid - lo)))
 
 
+MAX_MODE_BRANCHES = 1000
+"""The most extra mode sequences one flowpipe follows (each ambiguous mode choice adds branches) before
+it stops, so that the search splits X0 instead."""
+
+
 def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOptions(), *,
           check: Check | None = None, deadline: Deadline | None = None) -> Flowpipe:
     """The flowpipe of ``loop`` from every state in ``X0`` over ``steps`` control periods.
 
-    Stops early (``failure`` set) when ``check`` returns a direction or a flow step cannot be closed.
+    With a mode-switching controller (:class:`Modes`) a period whose state set may select several modes
+    is continued once per mode, the whole set with that mode's input (sound: each state continues in
+    the mode it selects, among others); the flowpipe then holds the sets of every mode sequence, in
+    time order along each.
+
+    Stops early (``failure`` set) when ``check`` returns a direction, a flow step cannot be closed or
+    more than :data:`MAX_MODE_BRANCHES` extra mode sequences open.
     Raises :class:`nnreach.verify.deadline.Timeout` when ``deadline`` passes.
     """
     plant = loop.plant
@@ -165,7 +221,6 @@ def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOp
     if X0.dim != n:
         raise InputError(f"the initial set has {X0.dim} dimensions but the plant has {n} states")
     X = zono.box_zonotope(X0.lo, X0.hi)
-    keep = n
     pipe = Flowpipe()
 
     def emit(fs: FlowSet) -> bool:
@@ -179,45 +234,59 @@ def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOp
     pipe.samples.append(X)
     if not emit(FlowSet(0.0, 0.0, X)):
         return pipe
-    h = loop.period / options.substeps
-    for k in range(steps):
+    stack, branches = [(X, 0)], 0
+    while stack:
+        X, k = stack.pop()
+        if k == steps:
+            continue
         if deadline is not None:
             deadline.check()
-        t = k * loop.period
-        Y = _joint(X, loop.control_set(X), plant)
-        if plant.discrete:
-            try:
-                X = zono.reduce(_discrete_map(plant.field, Y), options.order, keep)
-            except FlowError as e:
-                pipe.failure = f"map at t = {t:.4g}: {e}"
-                return pipe
-            t = (k + 1) * loop.period
-            pipe.samples.append(X)
-            if not emit(FlowSet(t, t, X)):
-                return pipe
-            continue
-        todo = [(h, 0)] * options.substeps   # (step, halvings), in time order
-        guess = None
-        while todo:
-            dt, depth = todo.pop(0)
-            try:
-                s = flow_step(plant.field, Y, dt, guess)
-            except FlowError as e:
-                if depth >= MAX_HALVINGS:
-                    pipe.failure = f"flow at t = {t:.4g}: {e}"
-                    return pipe
-                todo[:0] = [(dt / 2, depth + 1)] * 2
-                guess = None
-                continue
-            guess = s.remainder
-            Y = zono.reduce(s.point, options.order, keep)
-            if not emit(FlowSet(t, t + dt, zono.project(s.interval, n))):
-                return pipe
-            t += dt
-            if todo and not emit(FlowSet(t, t, zono.project(Y, n))):
-                return pipe
-        X = zono.project(Y, n)
-        pipe.samples.append(X)
-        if not emit(FlowSet((k + 1) * loop.period, (k + 1) * loop.period, X)):
+        inputs = loop.control_sets(X)
+        branches += len(inputs) - 1
+        if branches > MAX_MODE_BRANCHES:
+            pipe.failure = f"more than {MAX_MODE_BRANCHES} mode sequences at t = {k * loop.period:.4g}"
             return pipe
+        for U in inputs:
+            X_next = _period(loop, _joint(X, U, plant), k, options, pipe, emit)
+            if X_next is None:
+                return pipe
+            pipe.samples.append(X_next)
+            if not emit(FlowSet((k + 1) * loop.period, (k + 1) * loop.period, X_next)):
+                return pipe
+            stack.append((X_next, k + 1))
     return pipe
+
+
+def _period(loop: ClosedLoop, Y: Zonotope, k: int, options: ReachOptions, pipe: Flowpipe,
+            emit: Callable[[FlowSet], bool]) -> Zonotope | None:
+    """The state set at the end of period ``k`` from the joint set ``Y`` of ``(x, u, w)``, the sets
+    between handed to ``emit``; None when it stopped (``pipe.failure`` says why)."""
+    plant, n = loop.plant, loop.plant.n
+    t = k * loop.period
+    if plant.discrete:
+        try:
+            return zono.reduce(_discrete_map(plant.field, Y), options.order, n)
+        except FlowError as e:
+            pipe.failure = f"map at t = {t:.4g}: {e}"
+            return None
+    todo = [(loop.period / options.substeps, 0)] * options.substeps   # (step, halvings), in time order
+    guess = None
+    while todo:
+        dt, depth = todo.pop(0)
+        try:
+            s = flow_step(plant.field, Y, dt, guess)
+        except FlowError as e:
+            if depth >= MAX_HALVINGS:
+                pipe.failure = f"flow at t = {t:.4g}: {e}"
+                return None
+            todo[:0] = [(dt / 2, depth + 1)] * 2
+            guess = None
+            continue
+        guess = s.remainder
+        Y = zono.reduce(s.point, options.order, n)
+        if not emit(FlowSet(t, t + dt, zono.project(s.interval, n))):
+            return None
+        t += dt
+        if todo and not emit(FlowSet(t, t, zono.project(Y, n))):
+            return None
+    return zono.project(Y, n)

@@ -70,6 +70,11 @@ def _variant(tmp_path, old: str, new: str, source=ACC):
     ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"asin(x_lead) >= 10"', "unknown name(s) asin"),
     ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"x_lead**y >= 10"', "unknown name(s) y"),
     ('"x_lead - x_ego >= 10 + 1.4*v_ego"', '"sqrt(x_lead) >= [1]"', "spec.safe[0].constraints[0]"),
+    # mode-switching controllers
+    ('outputs = ["y0"]', 'modes = [[1, 2]]', "controller.modes: expected 1 row(s), one per network output (mode), "
+                                             "and 1 column(s), one per plant input (plant.inputs); got 1 x 2"),
+    ('outputs = ["y0"]', 'modes = [["fast"]]', "controller.modes: expected a matrix of numbers"),
+    ('outputs = ["y0"]', 'outputs = ["y0"]\nmodes = [[1]]', "give outputs"),
 ])
 def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, new, message):
     path = _variant(tmp_path, old, new)
@@ -192,4 +197,14 @@ def test_a_nonlinear_spec_is_decided_and_plotted(tmp_path, capsys):
     assert main(["nncs", str(path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == "violated" and "leaves the safe set at t = 0" in out[-2]
+
+
+def test_modes_make_a_mode_switching_loop_that_star_methods_refuse(tmp_path, capsys):
+    loop = load_config(_variant(tmp_path, 'outputs = ["y0"]', 'modes = [[-1.5]]')).problem.loop
+    assert loop.modes is not None and loop.control(np.zeros((2, 6))).tolist() == [[-1.5], [-1.5]]
+    text = (EXAMPLES / "nncs" / "acc_linear.toml").read_text().replace('outputs = ["-2", "y0"]', 'modes = [[-2, 1]]')
+    path = tmp_path / "star_modes.toml"
+    path.write_text(text.replace("[options]\n", '[options]\nmethod = "exact-star"\n'))
+    assert main(["nncs", str(path)]) == 2
+    assert "exact-star does not follow mode-switching controllers" in capsys.readouterr().err
 
