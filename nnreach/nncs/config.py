@@ -18,6 +18,8 @@ Layout::
     outputs = ["y0 - 10"]         # plant inputs, affine in the network outputs y0, y1, ... (default: y)
     modes = [[-1], [0], [1]]      # instead of outputs: the plant input of each mode, the mode being the
                                   # largest network output (one row per output)
+    models = ["a.onnx", "b.onnx", "c.onnx"]  # with modes, instead of model: the network read after a
+    initial_mode = 0              # period in each mode, and the mode before the first period
     [initial]                     # one entry per state: [lo, hi] or a number
     x = [0, 1]
     v = 0
@@ -47,6 +49,7 @@ import sympy
 
 from ..errors import InputError
 from ..io import load_model
+from ..network.graph import Network
 from ..sets.box import Box
 from .expr import Expressions, parse
 from .loop import ClosedLoop, Modes, ReachOptions
@@ -58,7 +61,7 @@ from .verdict import Problem
 KEYS = {
     "file": {"name", "expected", "steps", "plant", "controller", "initial", "spec", "options", "plot"},
     "plant": {"kind", "states", "inputs", "constants", "dynamics", "disturbances", "A", "B", "c", "E"},
-    "controller": {"model", "period", "inputs", "outputs", "modes"},
+    "controller": {"model", "models", "initial_mode", "period", "inputs", "outputs", "modes"},
     "spec": {"safe", "avoid", "goal"},
     "window": {"constraints", "box", "time"},
     "goal": {"constraints", "box"},
@@ -310,23 +313,42 @@ def _plant(table: dict) -> tuple[Plant, dict[str, float]]:
     return plant, constants
 
 
-def _model_path(ctl: dict, base: Path) -> Path:
-    model = _get(ctl, "model", "controller", str)
-    if not model or not model.isprintable():
-        raise InputError(f"controller.model: expected a file name, got {model!r}")
-    return base / model
+def _model_path(name, where: str, base: Path) -> Path:
+    """The model file ``name`` (relative to ``base``) of the key ``where``."""
+    if not isinstance(name, str) or not name or not name.isprintable():
+        raise InputError(f"{where}: expected a file name, got {name!r}")
+    return base / name
+
+
+def _networks(ctl: dict, base: Path) -> tuple[Network, tuple[Network, ...], int]:
+    """The controller network, the networks of the modes (``controller.models``: one per mode, read
+    after a period in that mode; empty without) and the initial mode (``controller.initial_mode``)."""
+    if "models" not in ctl:
+        if "initial_mode" in ctl:
+            raise InputError("controller.initial_mode: goes with controller.models (a network per mode)")
+        return load_model(str(_model_path(_get(ctl, "model", "controller", str), "controller.model", base))), (), 0
+    if "model" in ctl or "modes" not in ctl:
+        raise InputError("controller.models: a network per mode goes with controller.modes, instead of controller.model")
+    names = _get(ctl, "models", "controller", list)
+    nets = tuple(load_model(str(_model_path(name, f"controller.models[{i}]", base))) for i, name in enumerate(names))
+    initial = _get(ctl, "initial_mode", "controller", int, 0)
+    if not nets or not 0 <= initial < len(nets):
+        raise InputError(f"controller.initial_mode: expected one of 0..{len(nets) - 1} (controller.models has "
+                         f"{len(nets)} networks), got {initial}")
+    return nets[initial], nets, initial
 
 
 def _loop(ctl: dict, plant: Plant, constants: dict, base: Path) -> ClosedLoop:
     ctl = _table(ctl, "controller", "controller")
-    net = load_model(str(_model_path(ctl, base)))
+    net, per_mode, initial = _networks(ctl, base)
+    name = ctl.get("model", f"controller.models[{initial}]")
     period = _positive(_get(ctl, "period", "controller"), "controller.period")
     states = list(plant.states)
     in_W, in_b = affine(_strings(_get(ctl, "inputs", "controller", default=states), "controller.inputs"),
                         states, constants, "controller.inputs")
     if len(in_W) != net.input_size:
         given = "" if "inputs" in ctl else " (not given: one per state)"
-        raise InputError(f"controller.inputs: {len(in_W)} expression(s){given} but the network {ctl['model']} "
+        raise InputError(f"controller.inputs: {len(in_W)} expression(s){given} but the network {name} "
                          f"has {net.input_size} input(s)")
     if "modes" in ctl:
         if "outputs" in ctl:
@@ -335,7 +357,7 @@ def _loop(ctl: dict, plant: Plant, constants: dict, base: Path) -> ClosedLoop:
         inputs = _matrix(ctl["modes"], (net.output_size, "network output (mode)"),
                          (plant.m, "plant input (plant.inputs)"), "controller.modes")
         return ClosedLoop(plant, net, period, in_W, in_b, np.zeros((plant.m, net.output_size)), np.zeros(plant.m),
-                          Modes(inputs))
+                          Modes(inputs, per_mode, initial))
     ys = [f"y{i}" for i in range(net.output_size)]
     out_W, out_b = affine(_strings(_get(ctl, "outputs", "controller", default=ys), "controller.outputs"),
                           ys, constants, "controller.outputs")

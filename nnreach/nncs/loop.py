@@ -43,13 +43,19 @@ MAX_HALVINGS = 4
 class Modes:
     """A controller whose network outputs are the scores of K modes: the mode is the largest score's
     (the first on ties, as ``argmax``), and it selects the plant input, held over the period (one-hot
-    inputs select among the plant's dynamics: ``x' = u0 f0(x) + u1 f1(x)``).
+    inputs select among the plant's dynamics: ``x' = u0 f0(x) + u1 f1(x)``), and, with ``networks``,
+    the network that reads the next period's state (VCAS's advisories).
 
     Attributes:
         inputs: (K, m) the plant input of each mode.
+        networks: () for the loop's one network; else K networks, one per mode (each with K outputs):
+            a period's network is that of the mode chosen the period before.
+        initial: the mode before the first period (whose network reads X0).
     """
 
     inputs: np.ndarray
+    networks: tuple[Network, ...] = ()
+    initial: int = 0
 
     def possible(self, scores: Zonotope) -> list[int]:
         """The modes some point of the score set may select: ``k`` is ruled out only when another
@@ -66,7 +72,8 @@ class ClosedLoop:
 
     Attributes:
         plant: the plant (n states, m inputs).
-        controller: the network, k inputs and p outputs.
+        controller: the network, k inputs and p outputs (with modes that have networks: the initial
+            mode's).
         period: the sampling period in seconds (also the time of one discrete plant step).
         in_W, in_b: controller input ``W_in x + b_in``, shapes (k, n) and (k,).
         out_W, out_b: plant input ``W_out y + b_out``, shapes (m, p) and (m,) (unused with modes).
@@ -82,7 +89,7 @@ class ClosedLoop:
     out_W: np.ndarray
     out_b: np.ndarray
     modes: Modes | None = None
-    _net: Network = field(init=False, repr=False, compare=False)
+    _nets: tuple[Network, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         n, m = self.plant.n, self.plant.m
@@ -95,38 +102,73 @@ class ClosedLoop:
                              f"{p} network outputs, got {self.out_W.shape} and {self.out_b.shape}")
         if not self.period > 0:
             raise InputError(f"the period must be positive, got {self.period}")
-        if self.modes is not None and self.modes.inputs.shape != (p, m):
-            raise InputError(f"modes: expected one input vector of {m} numbers per network output ({p}), got an "
-                             f"array of shape {self.modes.inputs.shape}")
-        object.__setattr__(self, "_net", simplify(self.controller))
-
-    def control(self, x: np.ndarray) -> np.ndarray:
-        """Plant inputs (K, m) for states ``x`` (K, n), by the network's float64 forward pass."""
-        z = x @ self.in_W.T + self.in_b
-        y = self.controller.forward(z).reshape(x.shape[0], -1)
+        nets = (self.controller,)
         if self.modes is not None:
-            return self.modes.inputs[np.argmax(y, axis=1)]
-        return y @ self.out_W.T + self.out_b
+            if self.modes.inputs.shape != (p, m):
+                raise InputError(f"modes: expected one input vector of {m} numbers per network output ({p}), got "
+                                 f"an array of shape {self.modes.inputs.shape}")
+            if not 0 <= self.modes.initial < p:
+                raise InputError(f"modes: the initial mode must be one of 0..{p - 1}, got {self.modes.initial}")
+            if self.modes.networks:
+                nets = self.modes.networks
+                sizes = sorted({(net.input_size, net.output_size) for net in nets})
+                if len(nets) != p or sizes != [(k, p)]:
+                    raise InputError(f"modes: expected {p} networks, one per mode, each with {k} inputs and {p} "
+                                     f"outputs, got {len(nets)} with (inputs, outputs) {sizes}")
+        object.__setattr__(self, "_nets", tuple(simplify(net) for net in nets))
+
+    def control(self, x: np.ndarray, mode: np.ndarray | None = None) -> np.ndarray:
+        """Plant inputs (K, m) for states ``x`` (K, n), by the network's float64 forward pass; ``mode``
+        as for :meth:`decide`."""
+        return self.decide(x, mode)[0]
+
+    def decide(self, x: np.ndarray, mode: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Plant inputs (K, m) for states ``x`` (K, n) and, with modes, the mode (K,) each selects
+        (else None). ``mode``: the modes of the period before (default: the initial one), which choose
+        the network when the modes have networks."""
+        z = x @ self.in_W.T + self.in_b
+        if self.modes is None:
+            return self.controller.forward(z).reshape(x.shape[0], -1) @ self.out_W.T + self.out_b, None
+        mode = np.full(x.shape[0], self.modes.initial) if mode is None else np.asarray(mode)
+        y = np.empty((x.shape[0], self.modes.inputs.shape[0]))
+        for k in np.unique(mode):
+            rows = mode == k
+            y[rows] = self.network(int(k)).forward(z[rows]).reshape(int(rows.sum()), -1)
+        chosen = np.argmax(y, axis=1)
+        return self.modes.inputs[chosen], chosen
+
+    @property
+    def simplified(self) -> Network:
+        """The controller network, simplified for reachability (:func:`nnreach.network.simplify.simplify`)."""
+        return self._nets[0] if len(self._nets) == 1 else self._nets[self.modes.initial]
+
+    def network(self, mode: int | None) -> Network:
+        """The network that reads the state after a period in ``mode`` (None: before any)."""
+        if self.modes is None or not self.modes.networks:
+            return self.controller
+        return self.modes.networks[self.modes.initial if mode is None else mode]
 
     def control_set(self, X: Zonotope, method: str = "zono") -> Zonotope:
         """A zonotope containing the plant inputs for every state in ``X``; its first
         ``X.generators.shape[1]`` generators are those of ``X`` (the same factors). Not for a
         mode-switching controller (see :meth:`control_sets`)."""
-        return zono.pad(self._output_set(X, method).affine_map(self.out_W, self.out_b), X.generators.shape[1])
+        return zono.pad(self._output_set(X, None, method).affine_map(self.out_W, self.out_b), X.generators.shape[1])
 
-    def control_sets(self, X: Zonotope) -> list[Zonotope]:
+    def control_sets(self, X: Zonotope, mode: int | None = None) -> list[tuple[Zonotope, int | None]]:
         """Zonotopes whose union contains the plant inputs for every state in ``X`` (generators as in
-        :meth:`control_set`): one, or with :class:`Modes` the input of each mode some state of ``X``
-        may select (a point each)."""
+        :meth:`control_set`), each with the mode it belongs to: one (mode None), or with :class:`Modes`
+        the input of each mode some state of ``X`` may select (a point each), read by the network of
+        ``mode``, the mode of the period before (None: the initial mode)."""
         if self.modes is None:
-            return [self.control_set(X)]
+            return [(self.control_set(X), None)]
         m = X.generators.shape[1]
-        return [zono.pad(Zonotope(self.modes.inputs[k], np.zeros((self.plant.m, 0))), m)
-                for k in self.modes.possible(self._output_set(X))]
+        return [(zono.pad(Zonotope(self.modes.inputs[k], np.zeros((self.plant.m, 0))), m), k)
+                for k in self.modes.possible(self._output_set(X, mode))]
 
-    def _output_set(self, X: Zonotope, method: str = "zono") -> Zonotope:
-        """A zonotope containing the network's outputs for every state in ``X``."""
-        y = next(iter_reach(self._net, X.affine_map(self.in_W, self.in_b), method))
+    def _output_set(self, X: Zonotope, mode: int | None, method: str = "zono") -> Zonotope:
+        """A zonotope containing the outputs of the network of ``mode`` for every state in ``X``."""
+        net = self.simplified if mode is None or len(self._nets) == 1 else self._nets[mode]
+        y = next(iter_reach(net, X.affine_map(self.in_W, self.in_b), method))
         return zono.add_box(y, NET_ROUND_REL * zono.magnitude(y) + zono.ROUND_ABS)
 
 
@@ -234,26 +276,26 @@ def reach(loop: ClosedLoop, X0: Box, steps: int, options: ReachOptions = ReachOp
     pipe.samples.append(X)
     if not emit(FlowSet(0.0, 0.0, X)):
         return pipe
-    stack, branches = [(X, 0)], 0
+    stack, branches = [(X, 0, None)], 0      # state set, period, mode of the period before
     while stack:
-        X, k = stack.pop()
+        X, k, mode = stack.pop()
         if k == steps:
             continue
         if deadline is not None:
             deadline.check()
-        inputs = loop.control_sets(X)
+        inputs = loop.control_sets(X, mode)
         branches += len(inputs) - 1
         if branches > MAX_MODE_BRANCHES:
             pipe.failure = f"more than {MAX_MODE_BRANCHES} mode sequences at t = {k * loop.period:.4g}"
             return pipe
-        for U in inputs:
+        for U, chosen in inputs:
             X_next = _period(loop, _joint(X, U, plant), k, options, pipe, emit)
             if X_next is None:
                 return pipe
             pipe.samples.append(X_next)
             if not emit(FlowSet((k + 1) * loop.period, (k + 1) * loop.period, X_next)):
                 return pipe
-            stack.append((X_next, k + 1))
+            stack.append((X_next, k + 1, chosen))
     return pipe
 
 

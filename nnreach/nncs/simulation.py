@@ -57,8 +57,9 @@ def simulate(loop: ClosedLoop, x0: np.ndarray, steps: int, *, disturbances: np.n
         disturbances = np.broadcast_to((plant.w_lo + plant.w_hi) / 2, (K, steps, q))
     T = loop.period
     times, states = [0.0], [x]
+    mode = None                      # of a mode-switching controller: the mode of each trajectory
     for k in range(steps):
-        u = loop.control(x)
+        u, mode = loop.decide(x, mode)
         w = disturbances[:, k]
         if plant.discrete:
             x = plant.field(np.hstack([x, u, w]))

@@ -133,7 +133,7 @@ def step(loop: ClosedLoop, dis: Discretisation, X: Star, method: str, options: S
     Z = X.affine_map(loop.in_W, loop.in_b)
     rad = (plant.w_hi - plant.w_lo) / 2
     dims = np.flatnonzero(rad > 0)
-    for Y in iter_reach(loop._net, Z, method, options=options):
+    for Y in iter_reach(loop.simplified, Z, method, options=options):
         U = Y.affine_map(loop.out_W, loop.out_b)
         p = Y.num_pred
         basis = dis.Ad @ lift(X, p) + dis.Bd @ U.basis

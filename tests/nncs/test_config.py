@@ -75,6 +75,13 @@ def _variant(tmp_path, old: str, new: str, source=ACC):
                                              "and 1 column(s), one per plant input (plant.inputs); got 1 x 2"),
     ('outputs = ["y0"]', 'modes = [["fast"]]', "controller.modes: expected a matrix of numbers"),
     ('outputs = ["y0"]', 'outputs = ["y0"]\nmodes = [[1]]', "give outputs"),
+    ('model = "controllers/controller_5_20.mat"', 'models = ["controllers/controller_5_20.mat"]',
+     "controller.models: a network per mode goes with controller.modes"),
+    ('period = 0.1', 'period = 0.1\ninitial_mode = 1', "controller.initial_mode: goes with controller.models"),
+    ('model = "controllers/controller_5_20.mat"\n', 'models = ["controllers/controller_5_20.mat"]\ninitial_mode = 1\n'
+     'modes = [[-1]]\n', "controller.initial_mode: expected one of 0..0"),
+    ('model = "controllers/controller_5_20.mat"\n', 'models = ["controllers/nothing.mat"]\nmodes = [[-1]]\n',
+     "nothing.mat"),
 ])
 def test_bad_files_give_one_line_errors_and_exit_code_2(tmp_path, capsys, old, new, message):
     path = _variant(tmp_path, old, new)
@@ -197,6 +204,15 @@ def test_a_nonlinear_spec_is_decided_and_plotted(tmp_path, capsys):
     assert main(["nncs", str(path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1] == "violated" and "leaves the safe set at t = 0" in out[-2]
+
+
+def test_models_give_a_network_per_mode(tmp_path):
+    path = _variant(tmp_path, 'model = "controllers/controller_5_20.mat"\n',
+                    'models = ["controllers/controller_5_20.mat"]\nmodes = [[-1]]\n')
+    path.write_text(path.read_text().replace('outputs = ["y0"]\n', ''))
+    loop = load_config(path).problem.loop
+    assert len(loop.modes.networks) == 1 and loop.modes.initial == 0
+    assert loop.decide(np.zeros((1, 6)))[0].tolist() == [[-1.0]]
 
 
 def test_modes_make_a_mode_switching_loop_that_star_methods_refuse(tmp_path, capsys):

@@ -88,3 +88,46 @@ def test_verdicts_with_modes():
     narrow = Spec(safe=(Window(Polytope(np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([0.3, 0.3]))),))
     assert verify(Problem(loop, X0, 6, wide)).verdict == Verdict.HOLDS
     assert verify(Problem(loop, X0, 6, narrow)).verdict == Verdict.VIOLATED
+
+
+def _switching() -> ClosedLoop:
+    """The discrete bang-bang loop where the mode also picks the next network: after mode 0 (push
+    down) the scores look at ``x + v``, after mode 1 at ``x + v - 0.1`` (a network with other biases),
+    so the mode sequence depends on the networks in turn."""
+    shifted = Network.sequential((2,), [Linear(np.array([[1.0, 1.0], [-1.0, -1.0]]), np.array([-0.1, 0.1])), Relu(),
+                                        Linear(np.array([[1.0, -1.0], [-1.0, 1.0]]), np.zeros(2))])
+    plain = _sign_controller()
+    plant = Plant.linear(np.array([[1.0, 0.2], [0.0, 1.0]]), np.array([[0.0], [0.2]]), discrete=True)
+    return ClosedLoop(plant, shifted, 1.0, np.eye(2), np.zeros(2), np.zeros((1, 2)), np.zeros(1),
+                      Modes(np.array([[-1.0], [1.0]]), (plain, shifted), initial=1))
+
+
+def test_a_network_per_mode_is_followed_by_simulations_and_the_flowpipe():
+    loop = _switching()
+    x = np.array([[0.05, 0.0], [0.05, 0.0]])
+    # before any period: the initial mode's network (shifted): 0.05 - 0.1 < 0 gives mode 1; after
+    # mode 0 the plain network gives mode 0 for the same state
+    assert loop.decide(x[:1])[1].tolist() == [1]
+    assert loop.decide(x, np.array([0, 1]))[1].tolist() == [0, 1]
+    X0 = Box(np.array([-0.3, -0.2]), np.array([0.3, 0.2]))
+    pipe = reach(loop, X0, 6)
+    assert pipe.failure is None
+    rng = np.random.default_rng(1)
+    traj = simulate(loop, np.vstack([rng.uniform(X0.lo, X0.hi, (300, 2)), X0.lo, X0.hi]), 6)
+    for k, t in enumerate(traj.times):
+        sets = [fs.set for fs in pipe.sets if fs.t0 - TOL <= t <= fs.t1 + TOL]
+        for x in traj.states[:, k]:
+            assert any(_inside(Z, x) for Z in sets), f"the state {x} at t = {t} is in no set of its time"
+
+
+def test_networks_per_mode_must_fit_the_modes():
+    from nnreach.errors import InputError
+
+    loop = _switching()
+    with pytest.raises(InputError, match="expected 2 networks"):
+        ClosedLoop(loop.plant, loop.controller, 1.0, np.eye(2), np.zeros(2), np.zeros((1, 2)), np.zeros(1),
+                   Modes(loop.modes.inputs, (loop.controller,)))
+    with pytest.raises(InputError, match="initial mode"):
+        ClosedLoop(loop.plant, loop.controller, 1.0, np.eye(2), np.zeros(2), np.zeros((1, 2)), np.zeros(1),
+                   Modes(loop.modes.inputs, initial=2))
+
