@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
@@ -23,6 +24,9 @@ _STATE: Any = None  # the state of a forked worker (set when the worker starts)
 def _start_worker(state: Any) -> None:
     global _STATE
     _STATE = state
+    # a SIGTERM handler inherited from the parent (Ray's driver installs one that returns) would let a
+    # worker blocked on the task queue outlive Pool.terminate, whose join then waits for ever
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)  # the workers share the cores: no BLAS threads of their own
