@@ -111,3 +111,32 @@ def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):
     with _Threads(Job.of(target, REGIONS), 2) as pool:
         assert drive(stack, pool.submit, 2, target) is Status.HOLDS
     assert target.counters.domains > 0 and target.counters.closed > 0
+
+
+LEAVE_EARLY = """
+import signal
+from nnreach.parallel.pools import fork_map
+
+signal.signal(signal.SIGTERM, lambda signum, frame: None)   # a parent's handler that returns
+
+
+def slow(state, item):
+    import time
+    time.sleep(0.2)
+    return item
+
+
+for i, (k, v) in enumerate(fork_map(slow, None, range(20), 2)):
+    break                                                    # leaves early: the workers are terminated
+print("done")
+"""
+
+
+def test_leaving_a_fork_map_early_ends_its_workers_whatever_sigterm_handler_the_parent_has():
+    """Pool.terminate sends SIGTERM; a worker that kept a handler which returns would not end, and the
+    pool's join would wait for ever."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", LEAVE_EARLY], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
