@@ -88,14 +88,15 @@ class _Tokens:
 
     @classmethod
     def of(cls, b: np.ndarray) -> "_Tokens | None":
-        cls_ = _CLASS[b]
-        atom = cls_ == _ATOM
+        """The tokens of the text's bytes ``b``; None when an atom is longer than :data:`_WIDE`."""
+        classes = _CLASS[b]
+        atom = classes == _ATOM
         begins = atom.copy()
         begins[1:] &= ~atom[:-1]
         ends = atom.copy()
         ends[:-1] &= ~atom[1:]
-        start = np.flatnonzero(begins | (cls_ == _OPEN) | (cls_ == _CLOSE))
-        kind = cls_[start]
+        start = np.flatnonzero(begins | (classes == _OPEN) | (classes == _CLOSE))
+        kind = classes[start]
         end = start + 1
         end[kind == _ATOM] = np.flatnonzero(ends) + 1
         if np.any(end - start > _WIDE):

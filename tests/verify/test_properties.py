@@ -112,3 +112,13 @@ def test_auto_hands_the_properties_deeppoly_leaves_open_to_the_next_stage(monkey
     r = verify(Problem(_line(), [far, near, far]), "auto")
     assert r.status is Status.VIOLATED and r.method == "auto/exact-star" and seen == [1]
     assert r.counterexample.property_index == 1 and r.counterexample.y[0] >= 0.5
+
+
+def test_deeppoly_leaves_open_a_property_whose_unsafe_set_is_every_output():
+    """A polytope without rows is all of the outputs: nothing excludes it, in a block of its own or
+    beside others."""
+    box = Box([-1.0], [1.0])
+    everything = Property(box, (HPolytope(np.zeros((0, 1)), np.zeros(0)),))
+    far = halfspace_property(box, [[-1.0]], [-5.0])
+    left = unproved(Problem(_line(), [far, everything, far]), Settings(), Deadline(None))
+    assert left.tolist() == [1]
