@@ -102,7 +102,7 @@ class ClosedLoop:
                              f"{p} network outputs, got {self.out_W.shape} and {self.out_b.shape}")
         if not self.period > 0:
             raise InputError(f"the period must be positive, got {self.period}")
-        nets = (self.controller,)
+        nets = self.networks
         if self.modes is not None:
             if self.modes.inputs.shape != (p, m):
                 raise InputError(f"modes: expected one input vector of {m} numbers per network output ({p}), got "
@@ -110,7 +110,6 @@ class ClosedLoop:
             if not 0 <= self.modes.initial < p:
                 raise InputError(f"modes: the initial mode must be one of 0..{p - 1}, got {self.modes.initial}")
             if self.modes.networks:
-                nets = self.modes.networks
                 sizes = sorted({(net.input_size, net.output_size) for net in nets})
                 if len(nets) != p or sizes != [(k, p)]:
                     raise InputError(f"modes: expected {p} networks, one per mode, each with {k} inputs and {p} "
@@ -133,20 +132,26 @@ class ClosedLoop:
         y = np.empty((x.shape[0], self.modes.inputs.shape[0]))
         for k in np.unique(mode):
             rows = mode == k
-            y[rows] = self.network(int(k)).forward(z[rows]).reshape(int(rows.sum()), -1)
+            y[rows] = self.networks[self._slot(int(k))].forward(z[rows]).reshape(int(rows.sum()), -1)
         chosen = np.argmax(y, axis=1)
         return self.modes.inputs[chosen], chosen
 
     @property
-    def simplified(self) -> Network:
-        """The controller network, simplified for reachability (:func:`nnreach.network.simplify.simplify`)."""
-        return self._nets[0] if len(self._nets) == 1 else self._nets[self.modes.initial]
+    def networks(self) -> tuple[Network, ...]:
+        """The controller's networks: the one network, or with :class:`Modes` that have networks,
+        one per mode."""
+        return self.modes.networks if self.modes is not None and self.modes.networks else (self.controller,)
 
-    def network(self, mode: int | None) -> Network:
-        """The network that reads the state after a period in ``mode`` (None: before any)."""
-        if self.modes is None or not self.modes.networks:
-            return self.controller
-        return self.modes.networks[self.modes.initial if mode is None else mode]
+    def _slot(self, mode: int | None) -> int:
+        """Which of :attr:`networks` reads the state after a period in ``mode`` (None: before any)."""
+        if len(self._nets) == 1:
+            return 0
+        return self.modes.initial if mode is None else mode
+
+    @property
+    def simplified(self) -> Network:
+        """The network that reads X0, simplified for reachability (:func:`nnreach.network.simplify.simplify`)."""
+        return self._nets[self._slot(None)]
 
     def control_set(self, X: Zonotope, method: str = "zono") -> Zonotope:
         """A zonotope containing the plant inputs for every state in ``X``; its first
@@ -167,8 +172,7 @@ class ClosedLoop:
 
     def _output_set(self, X: Zonotope, mode: int | None, method: str = "zono") -> Zonotope:
         """A zonotope containing the outputs of the network of ``mode`` for every state in ``X``."""
-        net = self.simplified if mode is None or len(self._nets) == 1 else self._nets[mode]
-        y = next(iter_reach(net, X.affine_map(self.in_W, self.in_b), method))
+        y = next(iter_reach(self._nets[self._slot(mode)], X.affine_map(self.in_W, self.in_b), method))
         return zono.add_box(y, NET_ROUND_REL * zono.magnitude(y) + zono.ROUND_ABS)
 
 
@@ -198,7 +202,8 @@ class Flowpipe:
 
     Attributes:
         sets: time-interval sets, and the time-point sets (``t0 == t1``) at every step boundary, in time order.
-        samples: the state sets at the sample times ``k * period``, k = 0, 1, ... (as far as reached).
+        samples: the state sets at the sample times ``k * period``, k = 0, 1, ... (as far as reached),
+            in the order they were computed (with modes: along each mode sequence in turn).
         failure: None when all steps were computed; otherwise why the computation stopped.
         direction: when a ``check`` stopped it, the direction (n,) it returned.
     """
