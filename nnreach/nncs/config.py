@@ -194,17 +194,27 @@ def _matrix(value, rows: tuple[int, str], cols: tuple[int, str], where: str) -> 
 
 def affine(texts: Sequence[str], names: Sequence[str], constants: dict, where: str) -> tuple[np.ndarray, np.ndarray]:
     """``(W, b)`` with ``expr_i = W_i . vars + b_i`` for affine expression strings; W (k, len(names))."""
+    syms = _symbols(names, constants, where)
+    return _coefficients([parse(t, syms, constants, f"{where}[{i}]") for i, t in enumerate(texts)], syms, where)
+
+
+def _symbols(names: Sequence[str], constants: dict, where: str) -> dict[str, sympy.Symbol]:
+    """A symbol per variable name; InputError when a name is a constant's too."""
     clash = sorted(set(names) & set(constants))
     if clash:
         raise InputError(f"{where}: {', '.join(clash)} is both a variable and a constant")
-    syms = {v: sympy.Symbol(v) for v in names}
-    exprs = [parse(t, syms, constants, f"{where}[{i}]") for i, t in enumerate(texts)]
+    return {v: sympy.Symbol(v) for v in names}
+
+
+def _coefficients(exprs: Sequence[sympy.Expr], syms: dict[str, sympy.Symbol], where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, b)`` with ``expr_i = W_i . syms + b_i``; InputError unless the expressions are affine with
+    finite numeric coefficients."""
     try:
-        A, b = sympy.linear_eq_to_matrix(exprs, [syms[v] for v in names])
+        A, b = sympy.linear_eq_to_matrix(exprs, list(syms.values()))
     except ValueError:  # sympy NonlinearError derives from it
-        raise InputError(f"{where}: expressions must be affine in {', '.join(names)}") from None
+        raise InputError(f"{where}: expressions must be affine in {', '.join(syms)}") from None
     try:
-        W, c = np.array(A, dtype=float).reshape(len(exprs), len(names)), -np.array(b, dtype=float).reshape(-1)
+        W, c = np.array(A, dtype=float).reshape(len(exprs), len(syms)), -np.array(b, dtype=float).reshape(-1)
     except TypeError:
         raise InputError(f"{where}: expressions must be affine with numeric coefficients") from None
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(c))):
@@ -216,10 +226,7 @@ def _set(table: dict, states: Sequence[str], constants: dict, where: str) -> Pol
     """The set of ``constraints`` (``lhs <= rhs`` or ``lhs >= rhs``, expressions in the states as the
     dynamics are) and ``box``: a :class:`Polytope` when every constraint is affine, else a
     :class:`Nonlinear` set."""
-    clash = sorted(set(states) & set(constants))
-    if clash:
-        raise InputError(f"{where}: {', '.join(clash)} is both a variable and a constant")
-    syms = {v: sympy.Symbol(v) for v in states}
+    syms = _symbols(states, constants, where)
     exprs, texts = [], []                                   # each constraint as f(x) <= 0
     for i, text in enumerate(_strings(_get(table, "constraints", where, default=[]), f"{where}.constraints")):
         for op, sign in (("<=", 1), (">=", -1)):
@@ -243,11 +250,8 @@ def _set(table: dict, states: Sequence[str], constants: dict, where: str) -> Pol
     if not exprs:
         raise InputError(f"{where}: needs 'constraints' or 'box'")
     if all(e.is_polynomial(*syms.values()) and sympy.Poly(e, *syms.values()).total_degree() <= 1 for e in exprs):
-        A, b = sympy.linear_eq_to_matrix(exprs, list(syms.values()))
-        H, g = np.array(A, dtype=float).reshape(len(exprs), len(states)), np.array(b, dtype=float).reshape(-1)
-        if not (np.all(np.isfinite(H)) and np.all(np.isfinite(g))):
-            raise InputError(f"{where}: coefficients must be finite")
-        return Polytope(H, g)
+        H, c = _coefficients(exprs, syms, where)              # H x + c <= 0
+        return Polytope(H, -c)
     return Nonlinear(Expressions(exprs, states), tuple(texts))
 
 
