@@ -190,6 +190,7 @@ class _Tokens:
         if not size:
             return None
         first, second = lit + 2, lit + 3
+
         def is_var(t: np.ndarray) -> np.ndarray:
             return (self.b[self.start[t]] == ord("X")) | (self.b[self.start[t]] == ord("Y"))
 
@@ -213,7 +214,7 @@ class _Tokens:
                 return None
             i[pair], j[pair] = index[pair], others[1]
         return {"upper": (op == _LE) | (op == _LT), "var_first": var_first, "pair": pair,
-                "kind": np.where(kind == 0, "X", "Y"), "index": np.where(pair, 0, index), "value": value, "i": i, "j": j}
+                "input": kind == 0, "index": np.where(pair, 0, index), "value": value, "i": i, "j": j}
 
 
 def _code(atoms: np.ndarray, words: tuple[bytes, ...]) -> np.ndarray:
@@ -265,12 +266,12 @@ class _Literals:
 
     def __init__(self, columns: dict[str, np.ndarray], n: int, m: int):
         """``columns``: per literal ``upper`` (the comparison is ``<=`` or ``<``; strict ones read as
-        non-strict), ``var_first``, ``pair`` (two outputs), ``kind`` and ``index`` of the variable,
-        ``value`` of the number, ``i``, ``j`` of a pair."""
+        non-strict), ``var_first``, ``pair`` (two outputs), ``input`` (the variable is an ``X``) and
+        ``index`` of the variable, ``value`` of the number, ``i``, ``j`` of a pair."""
         self.n, self.m = n, m
         upper, pair, i, j = columns["upper"], columns["pair"], columns["i"], columns["j"]
         self.pair, self.index, self.value = pair, columns["index"], columns["value"]
-        self.is_x = ~pair & (columns["kind"] == "X")
+        self.is_x = ~pair & columns["input"]
         # the variable is on the smaller side of the comparison: "v <= c" or "c >= v"
         self.below = np.where(columns["var_first"], upper, ~upper)
         self.first, self.second = np.where(upper, i, j), np.where(upper, j, i)   # row: Y_first - Y_second <= 0
