@@ -24,8 +24,9 @@ _STATE: Any = None  # the state of a forked worker (set when the worker starts)
 def _start_worker(state: Any) -> None:
     global _STATE
     _STATE = state
-    # a SIGTERM handler inherited from the parent (Ray's driver installs one that returns) would let a
-    # worker blocked on the task queue outlive Pool.terminate, whose join then waits for ever
+    # a Python SIGTERM handler inherited from the parent (Ray's driver installs sys.exit) runs in a worker
+    # instead of ending it, and a worker blocked on the task queue then outlived Pool.terminate, whose
+    # join waited for ever
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from threadpoolctl import threadpool_limits
 

@@ -117,4 +117,6 @@ def deeppoly(problem: Problem, settings: Settings, deadline: Deadline) -> Result
     (``stats["unproved_properties"]``: how many properties are left open)."""
     left = unproved(problem, settings, deadline)
     status = Status.HOLDS if left.size == 0 else Status.UNKNOWN
-    return Result(status, NAME, stats={"unproved_properties": int(left.size)}, undecided=tuple(left.tolist()) or None)
+    some = 0 < left.size < len(problem.properties)     # proved some and not others (Result.undecided)
+    return Result(status, NAME, stats={"unproved_properties": int(left.size)},
+                  undecided=tuple(left.tolist()) if some else None)
