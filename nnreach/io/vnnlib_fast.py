@@ -3,7 +3,7 @@
 The general reader (:mod:`.vnnlib`) builds an s-expression tree and a Python object per literal: about
 0.3 MB/s, so the multi-megabyte properties of VNN-COMP (nn4sys: 2-11 MB, tens of thousands of boxes)
 take seconds to minutes. This module reads the same files with numpy alone when they have the plain
-shape (20-24 MB/s on the nn4sys files, ``benchmarks/vnnlib_reader.py``), and otherwise declines
+shape (22-32 MB/s on the nn4sys files, ``benchmarks/vnnlib_reader.py``), and otherwise declines
 (returns None) so that the general reader runs, with its exact error messages. The text's bytes are
 cut into tokens (parentheses and atoms) by array operations, the forms are recognised by their first
 atom, the numbers are converted as fixed-width byte strings, the nesting is read from the depth of
