@@ -24,8 +24,7 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import MaxPool2d, Product, Unary
-from ..reach.star import pool_windows
+from ..network.ops import MaxPool2d, Product, Unary, pool_windows
 from .elementwise import relax_product, relax_unary
 from .linear import Bounds, InputDomain, RELAXED, _box_through, relaxed_inputs
 from .relaxations import relax, relax_max_pool

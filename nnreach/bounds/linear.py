@@ -37,9 +37,8 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Add, ElementwiseAffine, Linear, MaxPool2d, Product, SparseAffine, Unary
+from ..network.ops import Activation, Add, ElementwiseAffine, Linear, MaxPool2d, Product, SparseAffine, Unary, pool_windows
 from ..reach.relax import crosses_breakpoint
-from ..reach.star import pool_windows
 from .elementwise import ProductRelaxation, product_range, relax_product, relax_unary, unary_range
 from .relaxations import PoolRelaxation, Relaxation, max_pool_exact, relax, relax_max_pool
 
@@ -151,6 +150,11 @@ class Relaxations:
                 r = relax(node.op, l, u, self.lower)
             self._cache[node.name] = r
         return r
+
+    def adopt(self, name: str, relaxation: Relaxation) -> None:
+        """Take ``relaxation`` as the node ``name``'s, computed elsewhere on the same bounds with the
+        same lower-line rule (a line family's default lines, whose tangent points are costly)."""
+        self._cache.setdefault(name, relaxation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,9 +38,8 @@ from typing import Callable
 import numpy as np
 
 from ..network.graph import INPUT, Network
-from ..network.ops import Activation, Linear, MaxPool2d, Product
+from ..network.ops import Activation, Linear, MaxPool2d, Product, pool_windows
 from .linear import ELEMENTWISE, Bounds, InputDomain, Lagrangian, LinearBound, Relaxations, Tape, _by_sign, backward, domain_bounds
-from ..reach.star import pool_windows
 from .relaxations import LineFamily, PoolFamily, line_family, pool_family
 
 
@@ -226,12 +225,16 @@ def optimise(net: Network, domain: InputDomain, start: str, C: np.ndarray | Mixt
     if mix is not None:
         weights = mix.uniform(B) if init is None or init.weights is None else np.array(init.weights)
         C, rhs = mix.objectives(weights)
+    passes = settings.steps or (1 if init is not None else 0)   # no steps: the given parameters' bound
+    fams = families(net, bounds) if passes else {}
+    if rel.lower == "adaptive":   # the families' default lines are the relaxations (line_family's rule)
+        for name, fam in fams.items():
+            if isinstance(fam, LineFamily):
+                rel.adopt(name, fam.base)
     best = backward(net, domain, start, C, bounds, relaxations=rel, record=record)
     if mix is not None:
         best = LinearBound(best.A, best.c - rhs, best.lower - rhs, best.recorded)
     k = best.lower.shape[1]
-    passes = settings.steps or (1 if init is not None else 0)   # no steps: the given parameters' bound
-    fams = families(net, bounds) if passes else {}
     cut_nodes = {name: cut for name, cut in (cuts or {}).items()
                  if np.any(np.isfinite(cut[0])) or np.any(np.isfinite(cut[1]))}
     layout = _Layout(B, k, fams, cut_nodes, init)

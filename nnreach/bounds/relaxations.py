@@ -115,17 +115,18 @@ def _clip(op: Clip, l, u, lower: str) -> tuple:
 def _s_shaped(op: Activation, l, u, tangents: tuple | None = None) -> tuple:
     """Slopes and intercepts of the lines of an S-shaped ``op`` on ``[l, u]``; ``tangents``: what
     :func:`_cross_tangents` gives on these bounds, if known."""
-    f, df = op.forward, op.derivative
-    fl, fu = f(l), f(u)
+    (fl, dfl), fu = op.value_and_derivative(l), op.forward(u)
     width = np.maximum(u - l, 1e-300)
-    chord = np.where(u > l, (fu - fl) / width, df(l))
+    chord = np.where(u > l, (fu - fl) / width, dfl)
     m = (l + u) / 2
-    tan_s, tan_b = df(m), f(m) - df(m) * m
+    fm, tan_s = op.value_and_derivative(m)
+    tan_b = fm - tan_s * m
     t_lo, ok_lo, t_hi, ok_hi = tangents if tangents is not None else _cross_tangents(op, l, u)
-    cross_lo_s = np.where(ok_lo, df(t_lo), chord)      # across 0: the tangent through (u, f(u)), else the chord
-    cross_lo_b = np.where(ok_lo, f(t_lo) - df(t_lo) * t_lo, fl - chord * l)
-    cross_hi_s = np.where(ok_hi, df(t_hi), chord)      # the tangent through (l, f(l)), else the chord
-    cross_hi_b = np.where(ok_hi, f(t_hi) - df(t_hi) * t_hi, fl - chord * l)
+    (f_lo, df_lo), (f_hi, df_hi) = op.value_and_derivative(t_lo), op.value_and_derivative(t_hi)
+    cross_lo_s = np.where(ok_lo, df_lo, chord)      # across 0: the tangent through (u, f(u)), else the chord
+    cross_lo_b = np.where(ok_lo, f_lo - df_lo * t_lo, fl - chord * l)
+    cross_hi_s = np.where(ok_hi, df_hi, chord)      # the tangent through (l, f(l)), else the chord
+    cross_hi_b = np.where(ok_hi, f_hi - df_hi * t_hi, fl - chord * l)
     convex, concave = u <= 0, l >= 0
     lo_s = np.where(convex, tan_s, np.where(concave, chord, cross_lo_s))
     lo_b = np.where(convex, tan_b, np.where(concave, fl - chord * l, cross_lo_b))
@@ -352,7 +353,7 @@ class LineFamily:
         ds, db = np.broadcast_to(span, q.shape), -side.p[:, None] * span
         if side.tangent.any():
             t = side.tangent[:, None]
-            f, df, d2f = self.op.forward(q), self.op.derivative(q), self.op.second_derivative(q)
+            (f, df), d2f = self.op.value_and_derivative(q), self.op.second_derivative(q)
             slope = np.where(t, df, slope)
             bias = np.where(t, f - df * q, bias)
             ds = np.where(t, d2f * span, ds)
@@ -378,23 +379,34 @@ TANGENT_STEPS = 50
 def _extreme_tangent(op: Activation, l, u, lower: bool) -> tuple[np.ndarray, np.ndarray]:
     """Across 0 (``l < 0 < u``): for the lower side the largest ``t`` in ``[l, 0]`` whose tangent is at
     most ``f(u)`` at ``u``, for the upper side the smallest ``t`` in ``[0, u]`` whose tangent is at least
-    ``f(l)`` at ``l``; and where such a ``t`` exists. The tangent's excess at the far end is monotone in
-    ``t`` on each side, so bisection finds it; the end kept is always on the sound side."""
-    f, df = op.forward, op.derivative
-    far, ffar = (u, op.forward(u)) if lower else (l, op.forward(l))
-    excess = lambda t: f(t) + df(t) * (far - t) - ffar     # lower: <= 0 is sound; upper: >= 0 is sound
-    a, b = (l.copy(), np.zeros_like(l)) if lower else (np.zeros_like(u), u.copy())
-    ok = excess(a) <= 0 if lower else excess(b) >= 0
+    ``f(l)`` at ``l``; and where such a ``t`` exists (never where the interval does not cross 0, whose
+    ``t`` is then ``l`` or ``u``). The tangent's excess at the far end is monotone in ``t`` on each side,
+    so bisection finds it; the end kept is always on the sound side. Only the neurons that cross 0
+    are searched (one evaluation of ``f`` and ``f'`` together per step)."""
+    t, ok = (l.copy(), np.zeros(l.shape, dtype=bool)) if lower else (u.copy(), np.zeros(u.shape, dtype=bool))
+    cross = (l < 0) & (u > 0)
+    if not cross.any():
+        return t, ok
+    lc, uc = l[cross], u[cross]
+    far = uc if lower else lc
+    ffar = op.forward(far)
+
+    def sound(q):           # lower: the tangent's excess at the far end <= 0; upper: >= 0
+        fq, dfq = op.value_and_derivative(q)
+        excess = fq + dfq * (far - q) - ffar
+        return excess <= 0 if lower else excess >= 0
+
+    a, b = (lc, np.zeros_like(lc)) if lower else (np.zeros_like(uc), uc)
+    ok[cross] = sound(a if lower else b)
     for _ in range(TANGENT_STEPS):
         mid = (a + b) / 2
-        sound = excess(mid) <= 0 if lower else excess(mid) >= 0
+        good = sound(mid)
         if lower:
-            a = np.where(sound, mid, a)
-            b = np.where(sound, b, mid)
+            a, b = np.where(good, mid, a), np.where(good, b, mid)
         else:
-            b = np.where(sound, mid, b)
-            a = np.where(sound, a, mid)
-    return (a if lower else b), ok
+            a, b = np.where(good, a, mid), np.where(good, mid, b)
+    t[cross] = a if lower else b
+    return t, ok
 
 
 def _cross_tangents(op: Activation, l, u) -> tuple:

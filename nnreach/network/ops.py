@@ -613,6 +613,14 @@ class MaxPool2d(Op):
         return f"MaxPool2d kernel {self.kernel}, stride {self.stride}, pad {self.padding}"
 
 
+def pool_windows(op: MaxPool2d, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat input indices of each output's window, (n_out, kh * kw); -1 marks padding."""
+    idx = np.arange(int(np.prod(shape)), dtype=np.float64).reshape((1, *shape))
+    win = sliding_windows(idx, op.kernel, op.stride, op.dilation, op._pads(shape), value=-1.0)
+    return win.reshape(-1, win.shape[-2] * win.shape[-1]).astype(np.int64)
+
+
+
 # ---------------------------------------------------------------------------------------------
 # Elementwise activations
 
@@ -628,6 +636,10 @@ class Activation(Op):
 
     def derivative(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def value_and_derivative(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(f(x), f'(x))``, sharing the work where the two share it."""
+        return self.forward(x), self.derivative(x)
 
     def backward(self, xs, gy):
         return (gy * self.derivative(xs[0]),)
@@ -699,6 +711,10 @@ class Sigmoid(Activation):
         s = self.forward(x)
         return s * (1 - s)
 
+    def value_and_derivative(self, x):
+        s = self.forward(x)
+        return s, s * (1 - s)
+
     def second_derivative(self, x):
         s = self.forward(x)
         return s * (1 - s) * (1 - 2 * s)
@@ -713,6 +729,10 @@ class Tanh(Activation):
 
     def derivative(self, x):
         return 1 - np.tanh(x) ** 2
+
+    def value_and_derivative(self, x):
+        t = np.tanh(x)
+        return t, 1 - t ** 2
 
     def second_derivative(self, x):
         t = np.tanh(x)

@@ -39,7 +39,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from ..lp import LinearProgram, LPStatus
 from ..network.ops import (Activation, Add, AvgPool2d, Clip, Concat, Conv2d, ElementwiseAffine, LeakyRelu, Linear,
-                           MaxPool2d, Op, Relu, Reshape, SparseAffine, Transpose, sliding_windows)
+                           MaxPool2d, Op, Relu, Reshape, SparseAffine, Transpose, pool_windows, sliding_windows)
 from ..sets.star import Star
 from ._apply import apply_flat, linear_part
 from .registry import rule
@@ -298,13 +298,6 @@ def activation_approx(op: Activation, xs, shapes, options: StarOptions = DEFAULT
     b = pieces(op)[0]
     l, u = input_range(x, lambda l, u: np.not_equal(*piece_range(b, l, u, options.tol)), options)
     return relax_activation(op, x, l, u, tol=options.tol)
-
-
-def pool_windows(op: MaxPool2d, shape: tuple[int, ...]) -> np.ndarray:
-    """Flat input indices of each output's window, (n_out, kh * kw); -1 marks padding."""
-    idx = np.arange(int(np.prod(shape)), dtype=np.float64).reshape((1, *shape))
-    win = sliding_windows(idx, op.kernel, op.stride, op.dilation, op._pads(shape), value=-1.0)
-    return win.reshape(-1, win.shape[-2] * win.shape[-1]).astype(np.int64)
 
 
 def _pool_candidates(win: np.ndarray, l: np.ndarray, u: np.ndarray):

@@ -8,7 +8,6 @@ import pytest
 
 from nnreach.bounds.relaxations import LOWER_SLOPES, line_family, max_pool_exact, relax, relax_max_pool
 from nnreach.network import ops
-from nnreach.reach.star import pool_windows
 
 SEED = 20261201
 ACTIVATIONS = [ops.Relu(), ops.LeakyRelu(0.1), ops.LeakyRelu(1.0), ops.Clip(0.0, 1.0), ops.Clip(-1.0, 1.0),
@@ -78,10 +77,10 @@ def test_max_pool_lines_bound_the_maximum_at_sampled_points(pool):
     rng = np.random.default_rng(SEED)
     n = int(np.prod(POOL_SHAPE))
     l, u = _pool_boxes(rng, n)
-    r = relax_max_pool(pool_windows(pool, POOL_SHAPE), l, u)
+    r = relax_max_pool(ops.pool_windows(pool, POOL_SHAPE), l, u)
     lines = r.lines
     top = pool.forward(u.reshape(-1, *POOL_SHAPE)).reshape(len(u), -1)
-    exact = max_pool_exact(pool_windows(pool, POOL_SHAPE), l, u)
+    exact = max_pool_exact(ops.pool_windows(pool, POOL_SHAPE), l, u)
     assert exact.any() and not exact.all()
     for b in range(len(l)):
         x = np.vstack([np.where(rng.uniform(size=(200, n)) < 0.5, l[b], u[b]), rng.uniform(l[b], u[b], (200, n))])
