@@ -4,21 +4,24 @@ counters."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from nnreach.bounds.optimised import Optimisation
 from nnreach.network import ops
 from nnreach.network.simplify import simplify
-from nnreach.sets import Box
+from nnreach.sets import Box, HPolytope
 from nnreach.verify.bab import INPUT_SPLITS, NEURON_SPLITS
 from nnreach.verify.deadline import Deadline
 from nnreach.verify.exact_star import REGIONS
-from nnreach.verify.problem import Problem, halfspace_property
+from nnreach.verify.problem import Problem, Property, halfspace_property
 from nnreach.verify.result import Status
 from nnreach.verify.search import (Bounded, Config, Counters, Domains, InputSplit, LinearBounding, LookaheadSplit,
                                    Target, decide)
 from nnreach.verify.search.branching import contract, split_inputs, split_neurons
+from nnreach.verify.search import driver
 from nnreach.verify.search.driver import root
 from nnreach.verify.settings import Settings
 
@@ -190,8 +193,36 @@ def test_searches_given_the_same_roots_compute_the_root_bounds_once(monkeypatch)
     at_root = calls.count("optimised_bounds")
     assert first.status is Status.HOLDS and at_root == 1 and set(roots) == {0}
     calls.clear()
+    roots[0]["proved"].clear()      # search the polytope again (a later stage skips proved ones)
     second = decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab", roots=roots)
     assert second.status is Status.HOLDS and "optimised_bounds" not in calls
     calls.clear()
     decide(problem, net, NEURON_SPLITS, Settings(), Deadline(60), "bab")   # without roots: computed again
     assert calls.count("optimised_bounds") == 1
+
+
+@pytest.mark.parametrize("joint", [False, True])
+def test_searches_given_the_same_roots_skip_the_polytopes_proved_before(joint, monkeypatch):
+    """A later stage of bab (the same ``roots``) searches only the polytopes no stage proved: after
+    a search proved both polytopes, another bounds no domain and still answers HOLDS; with one of
+    them marked unproved, only that one is searched again."""
+    rng = np.random.default_rng(4)
+    net = simplify(networks.dense(rng, ops.Relu(), depth=2, width=8, n_in=20, n_out=2))
+    box = Box(-0.2 * np.ones(20), 0.2 * np.ones(20))
+    y = net.forward(box.sample(4000, rng))
+    prop = Property(box, (HPolytope(np.array([[1.0, 0.0]]), np.array([y[:, 0].min() - 0.1])),
+                          HPolytope(np.array([[0.0, 1.0]]), np.array([y[:, 1].min() - 0.1]))))
+    problem = Problem(net, (prop,))
+    config = replace(NEURON_SPLITS, joint=joint)
+    roots: dict = {}
+    assert decide(problem, net, config, Settings(), Deadline(60), "bab", roots=roots).status is Status.HOLDS
+    assert roots[0]["proved"] == {0, 1}
+    counters = Counters()
+    assert decide(problem, net, config, Settings(), Deadline(60), "bab", counters, roots).status is Status.HOLDS
+    assert counters.domains == 0
+    roots[0]["proved"].discard(1)
+    seen = []
+    real = driver.search
+    monkeypatch.setattr(driver, "search", lambda target, *a, **k: seen.append(len(target.polys)) or real(target, *a, **k))
+    assert decide(problem, net, config, Settings(), Deadline(60), "bab", roots=roots).status is Status.HOLDS
+    assert seen == [1] and roots[0]["proved"] == {0, 1}

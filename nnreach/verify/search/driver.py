@@ -142,17 +142,26 @@ def decide(problem: Problem, net: Network, config: Config, settings: Settings, d
     or the CPUs of the Ray cluster at ``settings.ray``: VIOLATED at the first confirmed
     counterexample, else HOLDS when every search proved its polytopes, else UNKNOWN. ``counters``
     (summed over the searches) go into the result's stats. ``roots``: per property index, what its
-    searches share (the root's intermediate bounds), kept there for later calls on the same problem
-    and network (None: nothing kept)."""
+    searches share (the root's intermediate bounds, and under ``"proved"`` the positions of the
+    polytopes proved), kept there for later calls on the same problem and network, which search only
+    the polytopes not proved yet (None: nothing kept)."""
     counters = counters if counters is not None else Counters()
     workers = pool_factory(settings)
     unknown = False
     for index, prop in enumerate(problem.properties):
         shared: dict = {} if roots is None else roots.setdefault(index, {})
-        for polys in [prop.unsafe] if config.joint else [(p,) for p in prop.unsafe]:
-            target = Target(problem, index, tuple(polys), net, settings, deadline, counters, shared=shared)
+        proved: set = shared.setdefault("proved", set())
+        every = tuple(range(len(prop.unsafe)))
+        for which in [every] if config.joint else [(j,) for j in every]:
+            which = tuple(j for j in which if j not in proved)
+            if not which:
+                continue
+            polys = tuple(prop.unsafe[j] for j in which)
+            target = Target(problem, index, polys, net, settings, deadline, counters, shared=shared)
             out = search(target, config, workers)
             if isinstance(out, Counterexample):
                 return Result(Status.VIOLATED, name, counterexample=out, stats=counters.as_dict())
+            if out is Status.HOLDS:
+                proved.update(which)
             unknown |= out is Status.UNKNOWN
     return Result(Status.UNKNOWN if unknown else Status.HOLDS, name, stats=counters.as_dict())
