@@ -116,7 +116,8 @@ def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
     """The stages of :func:`ladder` in turn until one decides: each within its share of the time left
     and its cap (one cut there hands over to the next); a method that ended undecided, not cut, is not
     run again with the same settings on the same properties. A stage that decides some properties
-    (``Result.undecided``) leaves the others to the next stages. ``stats`` has each stage's counters
+    (``Result.undecided``) leaves the others to the next stages, and one cut while it had proved some
+    unsafe polytopes unreachable (``Timeout.proved``) leaves the rest to them. ``stats`` has each stage's counters
     and ``<stage>.seconds``."""
     stats: dict = {}
     tried: set[tuple[Method, Settings]] = set()
@@ -134,10 +135,16 @@ def auto(problem: Problem, settings: Settings, deadline: Deadline) -> Result:
         except UnsupportedError as e:  # a rung that does not apply to this network: noted, not fatal
             stats[f"{name}.skipped"] = str(e)
             continue
-        except Timeout:
+        except Timeout as e:
             if limit is deadline:
                 raise
             stats[f"{name}.stopped_after_s"] = round(budget, 3)  # its share is spent; the next rung has the rest
+            if e.proved:        # the next rungs leave out the polytopes it proved
+                narrowed, kept = problem.without(e.proved)
+                stats[f"{name}.polytopes_proved"] = sum(len(v) for v in e.proved.values())
+                if narrowed is None:
+                    return Result(Status.HOLDS, f"auto/{name}", stats=stats)
+                problem, positions = narrowed, positions[kept]
             continue
         finally:
             stats[f"{name}.seconds"] = round(time.perf_counter() - started, 3)

@@ -24,7 +24,8 @@ Method: configurations of the search core (:mod:`.search`), in stages.
     closes more domains, gives a candidate input, and picks the neuron that strays most at its
     optimum: as the cut intervals shrink, the LP converges to the network (measured on a 6x200
     sigmoid net at eps 0.03: a row the splits alone prove in 3.7 s was not proved in 30 s with the LP
-    in every domain). A stage that leaves a sub-problem undecided hands over to the next one.
+    in every domain). A stage that leaves a sub-problem undecided, or runs out of its share of the time,
+    hands over to the next one, which searches only the polytopes no stage proved.
 Soundness and completeness: sound (every bound holds for every parameter the optimiser may choose;
     ``Settings.proof_margin`` absorbs round-off). Complete for piecewise-linear networks: input
     splits up to float tolerance (a box halved down to ``Settings.min_split_width`` of the root's
@@ -110,7 +111,9 @@ def _stages(problem: Problem, settings: Settings, deadline: Deadline,
             stages: list[tuple[str, Config, float]]) -> Result:
     """Searches in turn, each with its share of the time left (the last with all of it), until one
     decides (one that leaves a sub-problem undecided hands over to the next); counters summed; the
-    root's intermediate bounds computed once; ``stats["splitting"]`` names the stages that ran."""
+    root's intermediate bounds computed once and the polytopes proved kept (``roots``, see
+    :func:`.search.decide`; when the time runs out they go with the :class:`Timeout` as its
+    ``proved``); ``stats["splitting"]`` names the stages that ran."""
     counters = Counters()
     roots: dict[int, dict] = {}
     ran = []
@@ -120,8 +123,9 @@ def _stages(problem: Problem, settings: Settings, deadline: Deadline,
         limit = deadline if k == len(stages) - 1 else _share(deadline, share)
         try:
             r = decide(problem, problem.network, config, settings, limit, NAME, counters, roots)
-        except Timeout:
+        except Timeout as e:
             if limit is deadline:
+                e.proved = {i: frozenset(shared["proved"]) for i, shared in roots.items() if shared.get("proved")}
                 raise
             continue
         if r.status is not Status.UNKNOWN:

@@ -9,7 +9,15 @@ from typing import Iterator
 
 
 class Timeout(Exception):
-    """Raised by :meth:`Deadline.check` when the time limit has passed."""
+    """Raised by :meth:`Deadline.check` when the time limit has passed.
+
+    Attributes:
+        proved: set by a method that proved part of the problem before its time ran out: per
+            property position, the positions of the unsafe polytopes it showed unreachable (what
+            ``auto`` then leaves out of its next stages), or None.
+    """
+
+    proved: dict[int, frozenset[int]] | None = None
 
 
 class Deadline:

@@ -217,6 +217,32 @@ class Problem:
         """The problem with only the properties at ``positions`` (in that order)."""
         return Problem(self.network, self.properties.take(positions), self.model_path)
 
+    def without(self, proved: dict[int, frozenset[int]]) -> tuple["Problem | None", np.ndarray]:
+        """The problem without the unsafe polytopes ``proved`` unreachable (per property position,
+        polytope positions), and the positions of the properties it keeps: a property loses those
+        polytopes (it is violated exactly when the rest is reached) and goes when none is left. None
+        when no property is left (every one holds)."""
+        keep, props = [], []
+        for i in range(len(self.properties)):
+            gone = proved.get(i, frozenset())
+            if not gone:
+                keep.append(i)
+                continue
+            prop = self.properties[i]
+            rest = tuple(p for j, p in enumerate(prop.unsafe) if j not in gone)
+            if rest:
+                keep.append(i)
+                props.append((len(keep) - 1, Property(prop.input_box, rest)))
+        if not keep:
+            return None, np.zeros(0, dtype=int)
+        narrowed = self.restricted(keep) if len(keep) < len(self.properties) else self
+        if props:
+            every = list(narrowed.properties)
+            for k, prop in props:
+                every[k] = prop
+            narrowed = Problem(self.network, every, self.model_path)
+        return narrowed, np.array(keep, dtype=int)
+
 
 def _properties(properties) -> Properties:
     """``properties`` (a Property, Properties or an iterable of Property) as non-empty Properties, or

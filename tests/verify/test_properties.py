@@ -122,3 +122,53 @@ def test_deeppoly_leaves_open_a_property_whose_unsafe_set_is_every_output():
     far = halfspace_property(box, [[-1.0]], [-5.0])
     left = unproved(Problem(_line(), [far, everything, far]), Settings(), Deadline(None))
     assert left.tolist() == [1]
+
+
+def test_a_problem_without_proved_polytopes_keeps_the_rest():
+    """Proved polytopes leave their property; a property left with none goes, and with every property
+    gone nothing is left to check."""
+    net = networks.dense(np.random.default_rng(1), ops.Relu(), depth=2, width=6, n_in=3, n_out=2)
+    props = _mixed(np.random.default_rng(2), 4)            # properties 0 and 3 have two polytopes
+    problem = Problem(net, props)
+    narrowed, kept = problem.without({0: frozenset({1}), 1: frozenset({0})})
+    assert kept.tolist() == [0, 2, 3]
+    assert_same_properties(narrowed.properties, [Property(props[0].input_box, props[0].unsafe[:1]), props[2], props[3]])
+    same, kept = problem.without({})
+    assert same is problem and kept.tolist() == [0, 1, 2, 3]
+    every = {i: frozenset(range(len(p.unsafe))) for i, p in enumerate(props)}
+    none, kept = problem.without(every)
+    assert none is None and kept.size == 0
+
+
+@pytest.mark.parametrize("violated", [False, True])
+def test_auto_leaves_out_the_polytopes_a_cut_stage_proved(monkeypatch, violated):
+    """A complete method cut at its share of the time after it proved one of two polytopes: the next
+    stage gets the property with the other one only, and its counterexample names the property's
+    place in the whole problem."""
+    from nnreach.verify import api
+    from nnreach.verify.deadline import Timeout
+    from nnreach.verify.result import Result
+
+    seen = []
+
+    def cut(problem, settings, deadline):
+        e = Timeout()
+        e.proved = {1: frozenset({0})}      # the second property's first polytope
+        raise e
+
+    def complete(problem, settings, deadline):
+        seen.append([len(p.unsafe) for p in problem.properties])
+        return api.exact_star(problem, settings, deadline)
+
+    far = HPolytope([[-1.0]], [-5.0])                        # y >= 5: out of reach on [-1, 1]
+    near = HPolytope([[-1.0]], [-0.5])                       # y >= 0.5: reached
+    box = Box([-1.0], [1.0])
+    props = [Property(box, (far,)), Property(box, (far, near if violated else far))]
+    monkeypatch.setattr(api, "ladder", lambda problem, settings: [("first", cut, settings, 0.1, 1.0),
+                                                                   ("second", complete, settings, 1.0, api.NO_LIMIT)])
+    r = verify(Problem(_line(), props), "auto")
+    assert seen == [[1, 1]] and r.stats["first.polytopes_proved"] == 1
+    if violated:
+        assert r.status is Status.VIOLATED and r.counterexample.property_index == 1
+    else:
+        assert r.status is Status.HOLDS

@@ -226,3 +226,25 @@ def test_searches_given_the_same_roots_skip_the_polytopes_proved_before(joint, m
     monkeypatch.setattr(driver, "search", lambda target, *a, **k: seen.append(len(target.polys)) or real(target, *a, **k))
     assert decide(problem, net, config, Settings(), Deadline(60), "bab", roots=roots).status is Status.HOLDS
     assert seen == [1] and roots[0]["proved"] == {0, 1}
+
+
+def test_bab_cut_by_its_deadline_reports_the_polytopes_it_proved(monkeypatch):
+    """When the time runs out in the search of the second polytope, the Timeout names the first as
+    proved (what ``auto`` then leaves out)."""
+    from nnreach.verify.bab import bab
+    from nnreach.verify.deadline import Timeout
+    rng = np.random.default_rng(4)
+    net = simplify(networks.dense(rng, ops.Relu(), depth=2, width=8, n_in=20, n_out=2))
+    box = Box(-0.2 * np.ones(20), 0.2 * np.ones(20))
+    prop = Property(box, (HPolytope(np.array([[1.0, 0.0]]), np.array([-1e3])), HPolytope(np.array([[0.0, 1.0]]), np.array([0.0]))))
+    real = driver.search
+
+    def search(target, *a, **k):
+        if target.polys[0].b[0] == 0.0:     # the second polytope
+            raise Timeout
+        return real(target, *a, **k)
+
+    monkeypatch.setattr(driver, "search", search)
+    with pytest.raises(Timeout) as cut:
+        bab(Problem(net, (prop,)), Settings(), Deadline(60))
+    assert cut.value.proved == {0: frozenset({0})}
