@@ -248,3 +248,30 @@ def test_bab_cut_by_its_deadline_reports_the_polytopes_it_proved(monkeypatch):
     with pytest.raises(Timeout) as cut:
         bab(Problem(net, (prop,)), Settings(), Deadline(60))
     assert cut.value.proved == {0: frozenset({0})}
+
+
+def _pool_and_skip() -> "Network":
+    """``[relu(max(x, -x)), x]`` on one input, the maximum by a 1x2 max pooling."""
+    from nnreach.network import Network
+    return Network.build((1,), [
+        ("pm", ops.Linear(np.array([[1.0], [-1.0]]), np.zeros(2)), ("input",)),
+        ("img", ops.Reshape((1, 1, 2)), ("pm",)),
+        ("pool", ops.MaxPool2d((1, 2), (1, 2)), ("img",)),
+        ("flat", ops.Reshape((1,)), ("pool",)),
+        ("relu", ops.Relu(), ("flat",)),
+        ("out", ops.Concat(0), ("relu", "input")),
+    ])
+
+
+def test_a_leaf_whose_max_pooling_window_is_loose_is_not_proved(monkeypatch):
+    """Once the ReLU after the pooling is cut to ``>= 0``, every neuron is decided, but back-substitution
+    only bounds ``max(x, -x)`` (from below by ``x``): a leaf LP that took the bound for the function would
+    keep ``x >= 0`` and miss the counterexample ``x = -1``. With the attacks off, the search must not
+    answer HOLDS."""
+    from nnreach.verify.search import oracle as oracle_module
+    net = _pool_and_skip()
+    prop = Property(Box([-1.0], [1.0]), (HPolytope([[-1.0, 0.0], [0.0, 1.0]], [-0.9, -0.5]),))
+    assert prop.is_unsafe(net.forward(np.array([[-1.0]])))[0]
+    monkeypatch.setattr(oracle_module.Oracle, "attack", lambda self, target, doms, bd: None)
+    r = decide(Problem(net, (prop,)), net, NEURON_SPLITS, Settings(), Deadline(20), "bab")
+    assert r.status is not Status.HOLDS

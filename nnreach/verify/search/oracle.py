@@ -7,10 +7,12 @@ They run through the network in one batch; those whose outputs land in a polytop
 :func:`nnreach.verify.check.confirm_some` (onnxruntime for ONNX models) before they count. On chain
 networks, walks over linear regions may start from the LP optima, within a budget of LPs.
 
-Leaves: a domain of a piecewise-linear network all of whose neurons are decided is a linear region
-(with the splits' sides): one LP over the box, with every neuron that the root left undecided kept on
-its side, finds the deepest unsafe point or shows there is none. Other leaves (smooth activations cut
-to the minimum width, boxes halved to the minimum width with neurons still undecided) are UNKNOWN.
+Leaves: a domain of a piecewise-linear network all of whose neurons are decided and whose max pooling
+windows each have one entry that dominates is a linear region (with the splits' sides): one LP over
+the box, with every neuron that the root left undecided kept on its side, finds the deepest unsafe
+point or shows there is none. Other leaves (smooth activations cut to the minimum width, boxes halved
+to the minimum width with neurons still undecided, a max pooling window whose maximum can still move
+between entries, where back-substitution gives bounds rather than the function) are UNKNOWN.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 
 from ...bounds.linear import InputDomain, backward
 from ...lp import LPStatus
-from ...network.ops import Activation
+from ...bounds.relaxations import max_pool_exact
+from ...network.ops import Activation, MaxPool2d, pool_windows
 from ...reach.relax import crosses_breakpoint
 from ..check import confirm, confirm_some
 from ..region_walk import epigraph, walk
@@ -129,6 +132,13 @@ def decide_leaf(target: Target, doms: Domains, bd: Bounded, d: int) -> Status | 
 
 
 def _any_undecided(target: Target, bd: Bounded, d: int) -> bool:
-    """Whether some neuron of domain ``d`` still has a breakpoint inside its interval."""
-    return any(crosses_breakpoint(n.op, *(b[d] for b in bd.bounds[n.inputs[0]])).any()
-               for n in target.net.nodes if isinstance(n.op, Activation))
+    """Whether some neuron of domain ``d`` still has a breakpoint inside its interval, or some max
+    pooling window no single entry dominates."""
+    net = target.net
+    for n in net.nodes:
+        l, u = (b[d:d + 1] for b in bd.bounds[n.inputs[0]]) if n.inputs[0] in bd.bounds else (None, None)
+        if isinstance(n.op, Activation) and crosses_breakpoint(n.op, l[0], u[0]).any():
+            return True
+        if isinstance(n.op, MaxPool2d) and not max_pool_exact(pool_windows(n.op, net.shape_of(n.inputs[0])), l, u).all():
+            return True
+    return False
