@@ -29,7 +29,9 @@ Method: configurations of the search core (:mod:`.search`), in stages.
 Soundness and completeness: sound (every bound holds for every parameter the optimiser may choose;
     ``Settings.proof_margin`` absorbs round-off). Complete for piecewise-linear networks: input
     splits up to float tolerance (a box halved down to ``Settings.min_split_width`` of the root's
-    width with neurons still undecided is UNKNOWN), neuron splits exactly (the LP at the leaves). For
+    width with neurons still undecided is UNKNOWN), neuron splits exactly (the LP at the leaves, once
+    every neuron is decided and every max pooling window has one dominating entry: its entries are
+    cut when the activations are all decided). For
     sigmoid and tanh complete up to a tolerance through the relaxation LP (a neuron interval is not cut
     below ``Settings.min_split_width`` of its root width), except in networks with max pooling, which
     has no LP encoding.

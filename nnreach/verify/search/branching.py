@@ -8,7 +8,14 @@ Two kinds of split:
   of the plain bound where there is one (:func:`sensitivity`).
 * *Neuron splits* cut one neuron's input interval: a piecewise-linear activation at a breakpoint
   inside it (ReLU at 0), a smooth one at 0 when the interval crosses 0 (sigmoid and tanh are convex on
-  one side, concave on the other) and at the midpoint otherwise, as GenBaB does. The candidates are
+  one side, concave on the other) and at the midpoint otherwise, as GenBaB does. An entry of a max
+  pooling window whose maximum can still move between entries is cut too: the entry with the
+  largest upper bound, at the largest upper bound ``m`` of the others, so that in the child
+  ``x >= m`` it dominates the window (exact) and in the other its range shrinks (its score: the
+  coefficient of the window's output times the window's range ``max u - max l``), once every
+  activation of the domain is decided: these cuts make the search complete on max pooling, but
+  ranked among the ReLUs they took the place of better cuts (on a conv net with max pooling at eps
+  0.03, 216 domains closed in 30 s instead of 364). The candidates are
   the neurons with the largest BaBSR score ``|coefficient| x relaxation gap`` (the coefficient that
   reached the neuron's output in the bound, the gap of the relaxation line it went through), or,
   after an LP of the relaxation, the one whose output strays most from the activation at the LP's
@@ -36,8 +43,8 @@ from typing import Callable
 
 import numpy as np
 
-from ...bounds.relaxations import relax
-from ...network.ops import Activation
+from ...bounds.relaxations import max_pool_exact, relax
+from ...network.ops import Activation, MaxPool2d, pool_windows
 from ...reach.relax import crosses_breakpoint
 from .domain import Bounded, Domains, Target
 
@@ -137,11 +144,57 @@ def relaxation_gaps(op: Activation, l: np.ndarray, u: np.ndarray) -> tuple[np.nd
     return np.maximum(up, 0.0), np.maximum(down, 0.0)
 
 
+def cut_nodes(net) -> list:
+    """The nodes whose input intervals neuron splits cut: activations and max poolings, in order."""
+    return [n for n in net.nodes if isinstance(n.op, (Activation, MaxPool2d))]
+
+
+def _pool_entries(net, node, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For max pooling ``node`` on input bounds ``[l, u]`` (B, n_in): per window (B, n_out) the flat
+    input index of its entry with the largest upper bound, and the largest upper bound of the others
+    (where that entry is cut); -inf for a window of one entry."""
+    win = pool_windows(node.op, net.shape_of(node.inputs[0]))
+    wu = np.where(win >= 0, u[:, np.maximum(win, 0)], -np.inf)
+    k = wu.argmax(axis=-1)
+    others = wu.copy()
+    np.put_along_axis(others, k[..., None], -np.inf, axis=-1)
+    return win[np.arange(win.shape[0]), k], others.max(axis=-1)
+
+
+def _pool_scores(net, node, l: np.ndarray, u: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Scores (B, n_in) of the entries of max pooling ``node``: for each window no entry dominates,
+    its top entry (:func:`_pool_entries`) gets ``|coefficient of the output| x (max u - max l)`` (the
+    best over the windows it tops); -1 elsewhere."""
+    win = pool_windows(node.op, net.shape_of(node.inputs[0]))
+    loose = ~max_pool_exact(win, l, u)                                            # (B, n_out)
+    wl = np.where(win >= 0, l[:, np.maximum(win, 0)], -np.inf)
+    wu = np.where(win >= 0, u[:, np.maximum(win, 0)], -np.inf)
+    gap = np.where(loose, wu.max(axis=-1) - wl.max(axis=-1), 0.0)
+    top, _ = _pool_entries(net, node, l, u)
+    score = np.full(l.shape, -1.0)
+    B = l.shape[0]
+    rows = np.broadcast_to(np.arange(B)[:, None], top.shape)
+    np.maximum.at(score, (rows[loose], top[loose]), (np.abs(coef) * gap)[loose])
+    return score
+
+
+def _pool_cut_points(net, node, l: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Where to cut each entry (B, n_in) of max pooling ``node``: at the largest upper bound of the
+    others in a window it tops, when that lies inside its interval (the largest such), else at the
+    midpoint."""
+    top, other = _pool_entries(net, node, l, u)
+    point = np.full(l.shape, -np.inf)
+    B = l.shape[0]
+    rows = np.broadcast_to(np.arange(B)[:, None], top.shape)
+    np.maximum.at(point, (rows, top), other)
+    return np.where((point > l) & (point < u), point, (l + u) / 2)
+
+
 def neuron_scores(target: Target, bd: Bounded) -> tuple[np.ndarray, list]:
-    """The split scores (B, N) of every activation neuron (all activation nodes' neurons in order; -1:
-    cannot be cut, 0: not worth cutting) and the activation nodes."""
+    """The split scores (B, N) of every cuttable neuron (the input entries of :func:`cut_nodes` in
+    order; -1: cannot be cut, 0: not worth cutting) and those nodes."""
     net = target.net
-    neurons = [n for n in net.nodes if isinstance(n.op, Activation)]
+    neurons = cut_nodes(net)
     if "min_width" not in target.cache:   # the first call is on the root
         target.cache["min_width"] = {n.inputs[0]: target.settings.min_split_width * (bd.bounds[n.inputs[0]][1][0] - bd.bounds[n.inputs[0]][0][0])
                                      for n in neurons}
@@ -150,23 +203,40 @@ def neuron_scores(target: Target, bd: Bounded) -> tuple[np.ndarray, list]:
     scores = []
     for n in neurons:
         l, u = bd.bounds[n.inputs[0]]
+        coef = bd.coefficients.get(n.name)
+        coef = np.zeros((len(guide), prod(n.shape))) if coef is None else coef[np.arange(len(guide)), guide]
+        if isinstance(n.op, MaxPool2d):
+            scores.append(np.where(u - l > min_width[n.inputs[0]], _pool_scores(net, n, l, u, coef), -1.0))
+            continue
         ok = cuttable(n.op, l, u, min_width[n.inputs[0]])
-        if bd.strays is not None:
+        if bd.strays is not None and n.name in bd.strays:
             score = bd.strays[n.name]
         else:
-            coef = bd.coefficients.get(n.name)
-            coef = np.zeros_like(l) if coef is None else coef[np.arange(len(guide)), guide]
             up, down = relaxation_gaps(n.op, l, u)
             score = np.maximum(-coef, 0.0) * up + np.maximum(coef, 0.0) * down
         scores.append(np.where(ok, score, -1.0))
-    return (np.concatenate(scores, axis=1) if scores else np.zeros((len(bd.margin), 0))), neurons
+    if not scores:
+        return np.zeros((len(bd.margin), 0)), neurons
+    pools = [isinstance(n.op, MaxPool2d) for n in neurons]
+    if any(pools) and not all(pools):   # pooling entries only where every activation is decided
+        active = np.concatenate([np.full(s.shape[1], not p) for s, p in zip(scores, pools)])
+        S = np.concatenate(scores, axis=1)
+        busy = np.any(S[:, active] >= 0, axis=1)
+        S[np.ix_(busy, ~active)] = -1.0
+        return S, neurons
+    return np.concatenate(scores, axis=1), neurons
+
+
+def cut_sizes(net, neurons: list) -> list[int]:
+    """The number of cuttable entries of each node of :func:`cut_nodes`: its input's size."""
+    return [prod(net.shape_of(n.inputs[0])) for n in neurons]
 
 
 def split_neurons(target: Target, doms: Domains, bd: Bounded, pick: np.ndarray, neurons: list) -> Domains:
     """The two children (2B) of each domain cut at the neuron ``pick`` (B,), an index into the
-    activation nodes' neurons in order."""
+    entries of the nodes ``neurons`` (:func:`cut_nodes`) in order."""
     net = target.net
-    offsets = np.cumsum([0] + [prod(n.shape) for n in neurons])
+    offsets = np.cumsum([0] + cut_sizes(net, neurons))
     rows = np.arange(len(pick))
     B, m = doms.lo.shape
     position = {node.name: k for k, node in enumerate(net.nodes)}
@@ -181,7 +251,10 @@ def split_neurons(target: Target, doms: Domains, bd: Bounded, pick: np.ndarray, 
         if mine.any():
             r, j = rows[mine], pick[mine] - offsets[k]
             l, u = bd.bounds[src]
-            t = cut_point(n.op, l[r, j], u[r, j])
+            if isinstance(n.op, MaxPool2d):
+                t = _pool_cut_points(net, n, l[r], u[r])[np.arange(len(r)), j]
+            else:
+                t = cut_point(n.op, l[r, j], u[r, j])
             u2[r, j] = t
             l2[B + r, j] = t
             since[r] = position[n.name]
@@ -289,7 +362,7 @@ class LookaheadSplit:
         B = doms.size
         proof = target.settings.proof_margin
         S, neurons = neuron_scores(target, bd)
-        sizes = [prod(n.shape) for n in neurons]
+        sizes = cut_sizes(target.net, neurons)
         layer = np.repeat(np.arange(len(neurons)), sizes)
         first = np.where((S >= 0).any(axis=1), np.argmax(np.stack([(S[:, layer == k] >= 0).any(axis=1) for k in range(len(neurons))], axis=1), axis=1), -1) \
             if len(neurons) else np.full(B, -1)

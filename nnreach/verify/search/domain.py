@@ -197,7 +197,7 @@ class Bounded:
         empty: (B,) domains whose cuts no input of the box meets.
         bounds: bounds of every relaxed node's input (B, n) on each domain.
         A, c: (B, P, n_in), (B, P) linear lower bounds ``A x + c`` of the excesses.
-        coefficients: per activation node, the coefficients (B, P, n) that reached its output in
+        coefficients: per activation and max pooling node, the coefficients (B, P, n) that reached its output in
             those bounds (for neuron-split scores), where recorded.
         params: the optimised parameters of the bound, for the children, or None.
         points: (B, n_in) a candidate input per domain (an LP's optimum), NaN where there is none.
