@@ -371,12 +371,14 @@ class LookaheadSplit:
         wide = _wide(target, doms)
         smear = np.where(wide, sensitivity(target, bd) * (doms.hi - doms.lo), -1.0)
         cands: list[tuple[np.ndarray, bool, np.ndarray]] = []      # (domains, is neuron, neuron or input)
-        for rank in range(self.neurons):
-            pick = np.argsort(-S, axis=1, kind="stable")[:, rank] if S.shape[1] > rank else np.zeros(B, dtype=np.int64)
-            ok = np.flatnonzero(S[np.arange(B), pick] >= 0) if S.shape[1] > rank else np.zeros(0, dtype=np.int64)
+        order = np.argsort(-S, axis=1, kind="stable")[:, :self.neurons]
+        for rank in range(min(self.neurons, S.shape[1])):
+            pick = order[:, rank]
+            ok = np.flatnonzero(S[np.arange(B), pick] >= 0)
             cands.append((ok, True, pick[ok]))
+        order = np.argsort(-smear, axis=1, kind="stable")[:, :self.inputs]
         for rank in range(min(self.inputs, doms.lo.shape[1])):
-            dim = np.argsort(-smear, axis=1, kind="stable")[:, rank]
+            dim = order[:, rank]
             ok = np.flatnonzero(smear[np.arange(B), dim] > 0)
             cands.append((ok, False, dim[ok]))
         splittable = np.zeros(B, dtype=bool)
