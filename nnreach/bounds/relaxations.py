@@ -167,7 +167,7 @@ class PoolRelaxation:
     lines: Relaxation
 
 
-def _window_values(win: np.ndarray, v: np.ndarray) -> np.ndarray:
+def window_values(win: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Values (B, n_out, K) of ``v`` (B, n_in) at the entries ``win`` (n_out, K) of each window; padding
     (index -1) is -inf."""
     return np.where(win >= 0, v[:, np.maximum(win, 0)], -np.inf)
@@ -178,7 +178,7 @@ def _at(w: np.ndarray, pick: np.ndarray) -> np.ndarray:
     return np.take_along_axis(w, pick[..., None], axis=-1)[..., 0]
 
 
-def _max_of_others(w: np.ndarray, pick: np.ndarray) -> np.ndarray:
+def max_of_others(w: np.ndarray, pick: np.ndarray) -> np.ndarray:
     """Per window, the largest of ``w`` (B, n_out, K) over the entries other than ``pick`` (B, n_out);
     -inf for a window of one entry."""
     others = w.copy()
@@ -190,17 +190,17 @@ def max_pool_exact(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Windows (B, n_out) whose relaxation is exact: the entry with the largest lower bound is at least
     every other entry's upper bound. ``win`` (n_out, K) holds flat input indices, -1 for padding;
     ``l``, ``u`` are (B, n_in) and may be infinite."""
-    wl = _window_values(win, l)
-    return _max_of_others(_window_values(win, u), wl.argmax(axis=-1)) <= wl.max(axis=-1)
+    wl = window_values(win, l)
+    return max_of_others(window_values(win, u), wl.argmax(axis=-1)) <= wl.max(axis=-1)
 
 
 def relax_max_pool(win: np.ndarray, l: np.ndarray, u: np.ndarray) -> PoolRelaxation:
     """Sound lines below and above max pooling over the windows ``win`` (n_out, K) of flat input
     indices (-1 for padding; every window has a real entry) on the box ``[l, u]`` (B, n_in), finite."""
-    wl, wu = _window_values(win, l), _window_values(win, u)
+    wl, wu = window_values(win, l), window_values(win, u)
     j, k = wl.argmax(axis=-1), wu.argmax(axis=-1)
     lk, uk = _at(wl, k), _at(wu, k)
-    left = np.maximum(lk, _max_of_others(wu, k))     # max(x_k, m) at x_k = l_k; it is u_k at x_k = u_k
+    left = np.maximum(lk, max_of_others(wu, k))     # max(x_k, m) at x_k = l_k; it is u_k at x_k = u_k
     slope = np.where(uk > lk, (uk - left) / np.maximum(uk - lk, 1e-300), 0.0)
     rows = np.arange(win.shape[0])
     lines = _widen(np.ones_like(lk), np.zeros_like(lk), slope, left - slope * lk, lk, uk)

@@ -614,11 +614,16 @@ class MaxPool2d(Op):
 
 
 def pool_windows(op: MaxPool2d, shape: tuple[int, ...]) -> np.ndarray:
-    """Flat input indices of each output's window, (n_out, kh * kw); -1 marks padding."""
-    idx = np.arange(int(np.prod(shape)), dtype=np.float64).reshape((1, *shape))
-    win = sliding_windows(idx, op.kernel, op.stride, op.dilation, op._pads(shape), value=-1.0)
-    return win.reshape(-1, win.shape[-2] * win.shape[-1]).astype(np.int64)
+    """Flat input indices of each output's window, (n_out, kh * kw); -1 marks padding. Computed once
+    per op and input shape (every bound and split of a search asks for them), read-only."""
+    def make() -> np.ndarray:
+        idx = np.arange(int(np.prod(shape)), dtype=np.float64).reshape((1, *shape))
+        win = sliding_windows(idx, op.kernel, op.stride, op.dilation, op._pads(shape), value=-1.0)
+        win = win.reshape(-1, win.shape[-2] * win.shape[-1]).astype(np.int64)
+        win.setflags(write=False)
+        return win
 
+    return derived(op, ("windows", tuple(shape)), make)
 
 
 # ---------------------------------------------------------------------------------------------

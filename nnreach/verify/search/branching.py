@@ -43,7 +43,7 @@ from typing import Callable
 
 import numpy as np
 
-from ...bounds.relaxations import max_pool_exact, relax
+from ...bounds.relaxations import max_of_others, max_pool_exact, relax, window_values
 from ...network.ops import Activation, MaxPool2d, pool_windows
 from ...reach.relax import crosses_breakpoint
 from .domain import Bounded, Domains, Target
@@ -149,31 +149,26 @@ def cut_nodes(net) -> list:
     return [n for n in net.nodes if isinstance(n.op, (Activation, MaxPool2d))]
 
 
-def _pool_entries(net, node, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For max pooling ``node`` on input bounds ``[l, u]`` (B, n_in): per window (B, n_out) the flat
-    input index of its entry with the largest upper bound, and the largest upper bound of the others
-    (where that entry is cut); -inf for a window of one entry."""
+def _pool_tops(net, node, l: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For max pooling ``node`` on input bounds ``[l, u]`` (B, n_in), per window (B, n_out): the flat
+    input index of its entry with the largest upper bound, the largest upper bound of the others
+    (where that entry is cut; -inf for a window of one entry), and the window's range ``max u - max l``
+    where no entry dominates it (0 where one does)."""
     win = pool_windows(node.op, net.shape_of(node.inputs[0]))
-    wu = np.where(win >= 0, u[:, np.maximum(win, 0)], -np.inf)
+    wl, wu = window_values(win, l), window_values(win, u)
     k = wu.argmax(axis=-1)
-    others = wu.copy()
-    np.put_along_axis(others, k[..., None], -np.inf, axis=-1)
-    return win[np.arange(win.shape[0]), k], others.max(axis=-1)
+    gap = np.where(max_pool_exact(win, l, u), 0.0, wu.max(axis=-1) - wl.max(axis=-1))
+    return win[np.arange(win.shape[0]), k], max_of_others(wu, k), gap
 
 
 def _pool_scores(net, node, l: np.ndarray, u: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Scores (B, n_in) of the entries of max pooling ``node``: for each window no entry dominates,
-    its top entry (:func:`_pool_entries`) gets ``|coefficient of the output| x (max u - max l)`` (the
+    """Scores (B, n_in) of the entries of max pooling ``node``: for each window no entry dominates
+    (range > 0), its top entry (:func:`_pool_tops`) gets ``|coefficient of the output| x range`` (the
     best over the windows it tops); -1 elsewhere."""
-    win = pool_windows(node.op, net.shape_of(node.inputs[0]))
-    loose = ~max_pool_exact(win, l, u)                                            # (B, n_out)
-    wl = np.where(win >= 0, l[:, np.maximum(win, 0)], -np.inf)
-    wu = np.where(win >= 0, u[:, np.maximum(win, 0)], -np.inf)
-    gap = np.where(loose, wu.max(axis=-1) - wl.max(axis=-1), 0.0)
-    top, _ = _pool_entries(net, node, l, u)
+    top, _, gap = _pool_tops(net, node, l, u)
+    loose = gap > 0
     score = np.full(l.shape, -1.0)
-    B = l.shape[0]
-    rows = np.broadcast_to(np.arange(B)[:, None], top.shape)
+    rows = np.broadcast_to(np.arange(l.shape[0])[:, None], top.shape)
     np.maximum.at(score, (rows[loose], top[loose]), (np.abs(coef) * gap)[loose])
     return score
 
@@ -182,10 +177,9 @@ def _pool_cut_points(net, node, l: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Where to cut each entry (B, n_in) of max pooling ``node``: at the largest upper bound of the
     others in a window it tops, when that lies inside its interval (the largest such), else at the
     midpoint."""
-    top, other = _pool_entries(net, node, l, u)
+    top, other, _ = _pool_tops(net, node, l, u)
     point = np.full(l.shape, -np.inf)
-    B = l.shape[0]
-    rows = np.broadcast_to(np.arange(B)[:, None], top.shape)
+    rows = np.broadcast_to(np.arange(l.shape[0])[:, None], top.shape)
     np.maximum.at(point, (rows, top), other)
     return np.where((point > l) & (point < u), point, (l + u) / 2)
 

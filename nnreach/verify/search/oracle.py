@@ -136,9 +136,12 @@ def _any_undecided(target: Target, bd: Bounded, d: int) -> bool:
     pooling window no single entry dominates."""
     net = target.net
     for n in net.nodes:
-        l, u = (b[d:d + 1] for b in bd.bounds[n.inputs[0]]) if n.inputs[0] in bd.bounds else (None, None)
-        if isinstance(n.op, Activation) and crosses_breakpoint(n.op, l[0], u[0]).any():
-            return True
-        if isinstance(n.op, MaxPool2d) and not max_pool_exact(pool_windows(n.op, net.shape_of(n.inputs[0])), l, u).all():
+        if not isinstance(n.op, (Activation, MaxPool2d)):
+            continue
+        l, u = (b[d:d + 1] for b in bd.bounds[n.inputs[0]])
+        if isinstance(n.op, MaxPool2d):
+            if not max_pool_exact(pool_windows(n.op, net.shape_of(n.inputs[0])), l, u).all():
+                return True
+        elif crosses_breakpoint(n.op, l[0], u[0]).any():
             return True
     return False
