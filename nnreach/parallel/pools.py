@@ -16,6 +16,7 @@ import os
 import signal
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
 _STATE: Any = None  # the state of a forked worker (set when the worker starts)
@@ -38,11 +39,6 @@ def _start_worker(state: Any) -> None:
 
 def _apply(fn: Callable, *args: Any) -> Any:
     return fn(_STATE, *args)
-
-
-def _call(task: tuple[int, Callable, Any]) -> tuple[int, Any]:
-    i, fn, item = task
-    return i, fn(_STATE, item)
 
 
 class Pool(ABC):
@@ -150,12 +146,69 @@ class RayPool(Pool):
 def fork_map(fn: Callable[[Any, Any], Any], state: Any, items: Iterable, workers: int) -> Iterator[tuple[int, Any]]:
     """``(i, fn(state, items[i]))`` in the order the calls finish, on ``workers`` forked processes
     that inherit ``state`` (not pickled); ``fn`` must be a module-level function, items and results
-    picklable. An exception in a call is raised here; leaving the loop early kills the workers."""
-    pool = multiprocessing.get_context("fork").Pool(workers, _start_worker, (state,))
+    picklable. An exception in a call is raised here; leaving the loop early kills the workers.
+
+    Each worker has a pipe of its own and is sent one item at a time, and only this generator reads
+    the pipes: a worker killed while it was sending a large result leaves a partial message that
+    nobody waits for (``multiprocessing.Pool.terminate`` hung for ever then, its result thread
+    reading the rest of such a message)."""
+    ctx = multiprocessing.get_context("fork")
+    tasks = iter(enumerate(items))
+    procs, conns, busy = [], [], {}
     try:
-        yield from pool.imap_unordered(_call, [(i, fn, item) for i, item in enumerate(items)])
+        for _ in range(max(1, workers)):
+            task = next(tasks, None)
+            if task is None:
+                break
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(fn, state, theirs))
+            proc.start()
+            theirs.close()
+            procs.append(proc)
+            conns.append(ours)
+            ours.send(task)
+            busy[ours] = task[0]
+        while busy:
+            for conn in wait(list(busy)):
+                try:
+                    ok, value = conn.recv()
+                except EOFError:
+                    raise RuntimeError(f"a fork_map worker died while computing item {busy[conn]}") from None
+                i = busy.pop(conn)
+                if not ok:
+                    raise value
+                task = next(tasks, None)
+                if task is not None:
+                    conn.send(task)
+                    busy[conn] = task[0]
+                yield i, value
     finally:
-        pool.terminate()
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.join()
+            proc.close()
+        for conn in conns:
+            conn.close()
+
+
+def _serve(fn: Callable, state: Any, conn) -> None:
+    """A :func:`fork_map` worker: ``(i, item)`` in, ``(True, result)`` or ``(False, exception)`` out,
+    until the pipe closes."""
+    _start_worker(state)
+    while True:
+        try:
+            i, item = conn.recv()
+        except EOFError:
+            return
+        try:
+            reply = (True, fn(_STATE, item))
+        except Exception as e:  # noqa: BLE001 (raised again in the caller)
+            reply = (False, e)
+        try:
+            conn.send(reply)
+        except Exception as e:  # noqa: BLE001 (a result or exception that does not pickle)
+            conn.send((False, RuntimeError(f"fork_map item {i}: {e}")))
 
 
 def available_cores() -> int:

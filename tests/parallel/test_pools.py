@@ -10,7 +10,7 @@ import pytest
 
 from nnreach.network import ops
 from nnreach.network.simplify import simplify
-from nnreach.parallel.pools import ForkedPool, InlinePool
+from nnreach.parallel.pools import ForkedPool, InlinePool, fork_map
 from nnreach.verify.deadline import Deadline
 from nnreach.verify.exact_star import REGIONS
 from nnreach.verify.problem import Problem
@@ -115,28 +115,52 @@ def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):
 
 LEAVE_EARLY = """
 import signal
+import time
+
+import numpy as np
+
 from nnreach.parallel.pools import fork_map
 
 signal.signal(signal.SIGTERM, lambda signum, frame: None)   # a parent's handler that returns
 
 
 def slow(state, item):
-    import time
     time.sleep(0.2)
     return item
 
 
+def large(state, item):
+    return np.ones(200_000)                                  # 1.6 MB: sent in many writes
+
+
 for i, (k, v) in enumerate(fork_map(slow, None, range(20), 2)):
-    break                                                    # leaves early: the workers are terminated
+    break                                                    # leaves early: the workers are killed
+for _ in range(100):                                         # leaves while the other worker is sending
+    for k, v in fork_map(large, None, range(50), 2):
+        break
 print("done")
 """
 
 
-def test_leaving_a_fork_map_early_ends_its_workers_whatever_sigterm_handler_the_parent_has():
-    """Pool.terminate sends SIGTERM; a worker that kept a handler which returns would not end, and the
-    pool's join would wait for ever."""
+def test_leaving_a_fork_map_early_ends_its_workers():
+    """Whatever SIGTERM handler the parent has, and while a worker is in the middle of sending a large
+    result (``multiprocessing.Pool.terminate`` waited for ever on the rest of such a message, and on a
+    worker that kept a handler which returns)."""
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-c", LEAVE_EARLY], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
+
+
+def _fails_on_three(state, item):
+    if item == 3:
+        raise ValueError("three")
+    return state + item
+
+
+def test_fork_map_returns_every_result_and_raises_a_call_s_exception():
+    assert sorted(fork_map(_fails_on_three, 10, [0, 1, 2], 2)) == [(0, 10), (1, 11), (2, 12)]
+    assert list(fork_map(_fails_on_three, 10, [], 2)) == []
+    with pytest.raises(ValueError, match="three"):
+        list(fork_map(_fails_on_three, 10, range(6), 2))
