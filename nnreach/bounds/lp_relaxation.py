@@ -5,7 +5,7 @@ Variables: the network input ``x`` (in the domain's box), then for every activat
 topological order its input ``z_k`` and its output ``a_k``. Every other node's value is an affine
 function of ``x`` and the ``a``'s (affine ops compose; :class:`RelaxationLP` finds the functions once
 per network by pushing identity blocks through each op's forward pass), and ``z_k`` equals its
-function (two opposite rows). On a domain with bounds ``[l, u]`` of every activation input:
+function (an equality row). On a domain with bounds ``[l, u]`` of every activation input:
 
 * ``l <= z <= u`` are variable bounds, so the cuts of a branch-and-bound domain bound the program (what
   back-substitution cannot do without Lagrange multipliers, as in Beta-CROWN);
@@ -55,8 +55,9 @@ and 1 below), three tangents bound a sigmoid's convex side."""
 
 INTERIOR_POINT_NONZEROS = 100_000
 """Programs with at least this many non-zero coefficients are solved by the interior point method (a
-6x200 sigmoid net's, 735,401: 3.6 s instead of 120 s by simplex); smaller ones by the simplex method
-(on nets of a few dozen neurons it was the faster)."""
+6x200 sigmoid net's, 377,401: 2.2 s; with the links as two opposite inequalities, 735,401 and 3.6 s,
+and 120 s by simplex); smaller ones by the simplex method (on nets of a few dozen neurons it was the
+faster)."""
 TINY_SLOPE = 1e-9
 """Lines with a smaller slope enter the program flat (:func:`_flattened`): a saturated sigmoid's
 tangents have slopes near 1e-17, on which HiGHS ran 45,000 iterations and 48 s into a false claim of
@@ -157,13 +158,13 @@ class RelaxationLP:
             else:
                 raise UnsupportedError(f"the LP relaxation does not support {type(node.op).__name__} (node {node.name!r})")
         self._output = self._matrix(values[net.output])
-        self._links = _Rows([], [], [], [], 0)   # z_k = Z v + c, as two rows each
+        links = _Rows([], [], [], [], 0)   # z_k = Z v + c, as Z v - z_k = -c (one more column: the excess t)
         for src, z in zip(self.sources, self._z):
             Z, c = self._matrix(values[src])
             zr = np.repeat(np.arange(z.size), np.diff(Z.indptr))
             rows, cols = np.concatenate([zr, np.arange(z.size)]), np.concatenate([Z.indices, z])
-            for sign in (1.0, -1.0):
-                self._links.add(rows, cols, sign * np.concatenate([Z.data, -np.ones(z.size)]), -sign * c)
+            links.add(rows, cols, np.concatenate([Z.data, -np.ones(z.size)]), -c)
+        self._links = links.matrix(self.num_vars + 1)
 
     def _push(self, node, args: list[_Affine]) -> _Affine:
         """The value of an affine node from its arguments' values."""
@@ -194,10 +195,10 @@ class RelaxationLP:
         """Rows ``G v <= g`` (as triplets) and variable bounds of the relaxation on one domain: input
         box ``lo``, ``hi`` (n_in,) and finite bounds (n_k,) of every activation input by source name.
 
-        Besides the rows linking each ``z`` to its function, per neuron: ``s z - a <= -b`` for a lower
-        line ``a >= s z + b`` and ``a - s z <= b`` for an upper one."""
-        G = _Rows(list(self._links.rows), list(self._links.cols), list(self._links.vals), list(self._links.rhs),
-                  self._links.count)
+        Per neuron: ``s z - a <= -b`` for a lower line ``a >= s z + b`` and ``a - s z <= b`` for an
+        upper one. The rows linking each ``z`` to its function are the same on every domain
+        (``self._links``, equalities)."""
+        G = _Rows([], [], [], [], 0)
         vlo, vhi = [np.asarray(lo, float)], [np.asarray(hi, float)]
         for node, src, z, a in zip(self.activations, self.sources, self._z, self._a):
             l, u = (np.asarray(b, float).reshape(-1) for b in bounds[src])
@@ -234,9 +235,10 @@ class RelaxationLP:
         obj = sp.coo_array(np.hstack([(sp.csr_array(A) @ E).toarray(), -np.ones((A.shape[0], 1))]))
         G.add(obj.row, obj.col, obj.data, b - A @ e)
         M, rhs = G.matrix(n + 1)
-        lp = LinearProgram(M, rhs, np.append(vlo, -np.inf), np.append(vhi, np.inf))
+        L, ell = self._links
+        lp = LinearProgram(M, rhs, np.append(vlo, -np.inf), np.append(vhi, np.inf), A_eq=L, b_eq=ell)
         lp.limit_time(seconds)
-        if M.nnz >= INTERIOR_POINT_NONZEROS:
+        if M.nnz + L.nnz >= INTERIOR_POINT_NONZEROS:
             lp.interior_point()
         res = lp.minimize(np.append(np.zeros(n), 1.0))
         return Excess(res.status, res.value, None if res.x is None else res.x[:n])

@@ -1,6 +1,6 @@
 """An incremental linear program over HiGHS (``highspy``), with checked answers.
 
-The model ``{x in R^n : A_ub x <= b_ub, lb <= x <= ub}`` is passed to HiGHS once; each
+The model ``{x in R^n : A_ub x <= b_ub, A_eq x = b_eq, lb <= x <= ub}`` is passed to HiGHS once; each
 ``minimize``/``maximize`` changes only the objective, so the simplex method restarts from
 the previous optimal basis (primal simplex, since that basis stays primal feasible), and
 ``add_constraints`` appends rows (dual simplex on the next solve, since the basis stays
@@ -10,7 +10,8 @@ A verifier must not trust a solver blindly: every proof built on an LP rests on 
 or on its claim that a set is empty. So neither is taken from HiGHS as it is:
 
 * the value returned is a *bound* computed here from HiGHS's dual solution ``y`` by weak duality,
-  ``min c.x >= y.b + sum_i min(d_i lb_i, d_i ub_i)`` with ``d = c - A^T y`` (``y <= 0``), less a
+  ``min c.x >= y.b + sum_i min(d_i lb_i, d_i ub_i)`` with ``d = c - A^T y`` (``y <= 0`` on the
+  inequality rows, of either sign on the equality rows), less a
   rounding allowance: it can only be below the true minimum (above the maximum), never optimistic,
   and equals the optimum up to solver tolerances. HiGHS leaves reduced costs up to its tolerance
   (1e-7) on a column; on a column without a finite bound that makes the sum ``-inf`` (an objective
@@ -18,7 +19,8 @@ or on its claim that a set is empty. So neither is taken from HiGHS as it is:
   *implied* bounds, two more checked LPs, kept: rows are only ever added) bounds the term instead;
   an unbounded column stays ``-inf``;
 * "infeasible" is only reported when HiGHS's dual ray is a Farkas certificate that checks out here:
-  ``min over the box of (z^T A) x > z.b`` for ``z >= 0``. An unchecked claim is an ERROR (no
+  ``min over the box of (z^T A) x > z.b`` for ``z >= 0`` on the inequality rows (either sign on
+  the equality rows). An unchecked claim is an ERROR (no
   decision), which callers treat as "could not show anything".
 
 Presolve is off: besides costing more than it saves on programs this small, HiGHS 1.16's presolve
@@ -144,14 +146,30 @@ def _vector(values, n: int, name: str, fill: float | None = None) -> np.ndarray:
     return v
 
 
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Rows added at once, kept to check HiGHS's answers: entries ``values`` at ``(rows, cols)`` (rows
+    numbered over the whole program, from ``start``), right-hand sides ``b``, and whether they are
+    equalities."""
+
+    start: int
+    rows: np.ndarray
+    cols: np.ndarray
+    values: np.ndarray
+    b: np.ndarray
+    equal: bool
+
+
 class LinearProgram:
-    """The feasible set ``{x in R^n : A_ub x <= b_ub, lb <= x <= ub}`` loaded into HiGHS.
+    """The feasible set ``{x in R^n : A_ub x <= b_ub, A_eq x = b_eq, lb <= x <= ub}`` loaded into HiGHS.
 
     Args:
         A_ub: constraint matrix, shape (k, n), dense numpy or scipy.sparse; k may be 0.
         b_ub: right-hand sides, shape (k,).
         lb: lower variable bounds, shape (n,); None means ``-inf``.
         ub: upper variable bounds, shape (n,); None means ``+inf``.
+        A_eq, b_eq: equality rows (p, n) and their right-hand sides (p,), or None. An equality is one
+            row, where two opposite inequalities would be two (half the non-zeros).
 
     HiGHS runs silenced and single-threaded. The object is mutable (``add_constraints``)
     and not thread-safe; build one per set operation. A copy of the rows is kept to check
@@ -160,7 +178,7 @@ class LinearProgram:
 
     __slots__ = ("_highs", "_n", "_cols", "_rows_added", "_lb", "_ub", "_blocks", "_k", "_implied", "_nested")
 
-    def __init__(self, A_ub, b_ub, lb=None, ub=None):
+    def __init__(self, A_ub, b_ub, lb=None, ub=None, A_eq=None, b_eq=None):
         shape = np.shape(A_ub)
         if len(shape) != 2:
             raise ValueError(f"A_ub must have shape (k, n), got {shape}")
@@ -172,11 +190,13 @@ class LinearProgram:
         h.addVars(n, self._lb, self._ub)
         self._highs = h
         self._rows_added = True
-        self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # rows, cols, values, b
+        self._blocks: list[_Block] = []
         self._k = 0
         self._implied = (self._lb.copy(), self._ub.copy())   # tightened on demand (see _implied_bounds)
         self._nested = False                                  # an LP of implied bounds: no further ones
         self.add_constraints(A_ub, b_ub)
+        if A_eq is not None:
+            self.add_constraints(A_eq, b_eq, equal=True)
 
     @property
     def num_vars(self) -> int:
@@ -186,15 +206,16 @@ class LinearProgram:
     def num_constraints(self) -> int:
         return self._highs.getNumRow()
 
-    def add_constraints(self, A, b) -> None:
-        """Append the rows ``A x <= b``; A has shape (p, n) (dense or sparse), b shape (p,)."""
+    def add_constraints(self, A, b, equal: bool = False) -> None:
+        """Append the rows ``A x <= b`` (``A x = b`` with ``equal``); A has shape (p, n) (dense or
+        sparse), b shape (p,)."""
         p, starts, cols, values = csr_rows(A, self._n, "A")
         upper = _vector(b, p, "b")
         if p == 0:
             return
-        self._highs.addRows(p, np.full(p, -np.inf), upper, values.size, starts, cols, values)
+        self._highs.addRows(p, upper if equal else np.full(p, -np.inf), upper, values.size, starts, cols, values)
         rows = self._k + np.repeat(np.arange(p), np.diff(np.append(starts, values.size)))
-        self._blocks.append((rows, cols, values, upper))
+        self._blocks.append(_Block(self._k, rows, cols, values, upper, equal))
         self._k += p
         self._rows_added = True
 
@@ -205,8 +226,9 @@ class LinearProgram:
     def interior_point(self) -> None:
         """Solve with HiGHS's interior point method (then crossover to a basis, whose duals are checked
         as always) instead of the simplex method: much faster on large dense programs that are solved
-        once (a 12,001 x 3,185 relaxation of a sigmoid net: 3.6 s instead of 120 s and 91,525 simplex
-        iterations); the simplex method stays better for programs re-solved from a previous basis."""
+        once (a 12,001 x 3,185 relaxation of a sigmoid net, its links then two inequalities each: 3.6 s
+        instead of 120 s and 91,525 simplex iterations); the simplex method stays better for programs
+        re-solved from a previous basis."""
         self._highs.setOptionValue("solver", "ipm")
 
     def minimize(self, c: np.ndarray) -> LPResult:
@@ -225,13 +247,23 @@ class LinearProgram:
     def _transpose_times(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``A^T y`` over all rows added so far, and ``|A|^T |y|`` (the size of its rounding error)."""
         out, size = np.zeros(self._n), np.zeros(self._n)
-        for rows, cols, values, _ in self._blocks:
-            out += np.bincount(cols, weights=values * y[rows], minlength=self._n)
-            size += np.bincount(cols, weights=np.abs(values * y[rows]), minlength=self._n)
+        for blk in self._blocks:
+            out += np.bincount(blk.cols, weights=blk.values * y[blk.rows], minlength=self._n)
+            size += np.bincount(blk.cols, weights=np.abs(blk.values * y[blk.rows]), minlength=self._n)
         return out, size
 
     def _rhs(self) -> np.ndarray:
-        return np.concatenate([blk[3] for blk in self._blocks]) if self._blocks else np.zeros(0)
+        return np.concatenate([blk.b for blk in self._blocks]) if self._blocks else np.zeros(0)
+
+    def _signed(self, y: np.ndarray, sign: float) -> np.ndarray:
+        """``sign y`` with its entries on the inequality rows made ``>= 0`` (the multipliers that keep
+        an inequality's direction; an equality's may have either sign)."""
+        out = sign * y
+        for blk in self._blocks:
+            if not blk.equal:
+                at = slice(blk.start, blk.start + blk.b.size)
+                out[at] = np.maximum(out[at], 0.0)
+        return out
 
     def _box_minimum(self, g: np.ndarray, noise: np.ndarray, x: np.ndarray | None = None,
                      bounds: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
@@ -257,7 +289,7 @@ class LinearProgram:
     def _dual_bound(self, c: np.ndarray, y: np.ndarray, x: np.ndarray) -> float:
         """A lower bound of ``min c.x`` from the row duals ``y`` (HiGHS's signs) by weak duality;
         ``x`` is the solver's optimal point (see :meth:`_box_minimum`)."""
-        y = np.minimum(y, 0.0)
+        y = -self._signed(y, -1.0)
         b = self._rhs()
         Ay, noise = self._transpose_times(y)
         d = c - Ay
@@ -277,9 +309,10 @@ class LinearProgram:
         if self._blocks and (need_lo.any() or need_hi.any()):
             import scipy.sparse as sp
 
-            rows, cols, values = (np.concatenate(part) for part in zip(*((r, c, v) for r, c, v, _ in self._blocks)))
-            copy = LinearProgram(sp.csr_array((values, (rows, cols)), shape=(self._k, self._n)), self._rhs(),
-                                 self._lb, self._ub)
+            copy = LinearProgram(np.zeros((0, self._n)), np.zeros(0), self._lb, self._ub)
+            for blk in self._blocks:
+                copy.add_constraints(sp.csr_array((blk.values, (blk.rows - blk.start, blk.cols)), shape=(blk.b.size, self._n)),
+                                     blk.b, equal=blk.equal)
             copy._nested = True
             e = np.zeros(self._n)
             for i in np.flatnonzero(need_lo | need_hi):
@@ -311,7 +344,7 @@ class LinearProgram:
             if not has_ray:
                 return False
         b = self._rhs()
-        for z in (np.maximum(np.asarray(ray), 0.0), np.maximum(-np.asarray(ray), 0.0)):
+        for z in (self._signed(np.asarray(ray, dtype=np.float64), 1.0), self._signed(np.asarray(ray, dtype=np.float64), -1.0)):
             g, noise = self._transpose_times(z)
             lhs, size = self._box_minimum(g, noise)
             size += float(z @ np.abs(b))

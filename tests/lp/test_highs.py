@@ -190,3 +190,40 @@ def test_a_reduced_cost_left_on_a_free_column_is_bounded_by_the_rows():
     assert -0.478 - 1e-9 <= low.value <= -0.478
     strip = LinearProgram(A[2:], b[2:])
     assert strip.maximize(c).value == np.inf
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_equality_rows_match_linprog_and_their_values_are_checked_bounds(seed):
+    """Equality rows give linprog's optimum, the values stay on the safe side of the attained
+    objective, and the program agrees with the one that writes each equality as two inequalities."""
+    rng, A, b, lb, ub = random_feasible(seed)
+    x0 = rng.uniform(lb / 2, ub / 2)
+    b = np.maximum(b, A @ x0 + 0.1)          # x0 is feasible: on the equality rows and inside the others
+    E = rng.normal(size=(2, A.shape[1]))
+    e = E @ x0
+    lp = LinearProgram(A, b, lb, ub, A_eq=sp.csr_array(E), b_eq=e)
+    pair = LinearProgram(np.vstack([A, E, -E]), np.concatenate([b, e, -e]), lb, ub)
+    for _ in range(5):
+        c = rng.normal(size=A.shape[1])
+        expected = linprog(c, A_ub=A, b_ub=b, A_eq=E, b_eq=e, bounds=list(zip(lb, ub)), method="highs").fun
+        for r, sign, value in ((lp.minimize(c), 1.0, expected), (lp.maximize(-c), -1.0, -expected)):
+            assert r.status is LPStatus.OPTIMAL
+            np.testing.assert_allclose(E @ r.x, e, atol=1e-7)
+            attained = float(sign * c @ r.x)
+            assert sign * (attained - r.value) >= -1e-12
+            assert r.value == pytest.approx(value, abs=1e-7)
+        assert lp.minimize(c).value == pytest.approx(pair.minimize(c).value, abs=1e-7)
+
+
+def test_contradicting_equality_rows_are_certified_infeasible():
+    """``x0 + x1 = 1`` and ``x0 + x1 = 3`` in the unit box (the certificate needs a negative multiplier
+    on an equality row), and ``x0 + x1 = 3`` alone, out of the box's reach."""
+    lp = LinearProgram(np.zeros((0, 2)), np.zeros(0), np.zeros(2), np.ones(2),
+                       A_eq=np.array([[1.0, 1.0], [1.0, 1.0]]), b_eq=np.array([1.0, 3.0]))
+    r = lp.minimize(np.array([1.0, 0.0]))
+    assert r.status is LPStatus.INFEASIBLE and r.value == np.inf
+    far = LinearProgram(np.zeros((0, 2)), np.zeros(0), np.zeros(2), np.ones(2), A_eq=np.array([[1.0, 1.0]]), b_eq=np.array([3.0]))
+    assert far.minimize(np.array([0.0, 1.0])).status is LPStatus.INFEASIBLE
+    near = LinearProgram(np.zeros((0, 2)), np.zeros(0), np.zeros(2), np.ones(2), A_eq=np.array([[1.0, 1.0]]), b_eq=np.array([1.5]))
+    r = near.minimize(np.array([1.0, 0.0]))
+    assert r.status is LPStatus.OPTIMAL and r.value == pytest.approx(0.5, abs=1e-9) and r.value <= 0.5
