@@ -343,8 +343,8 @@ class LinearProgram:
             _, has_ray, ray = h.getDualRay()
             if not has_ray:
                 return False
-        b = self._rhs()
-        for z in (self._signed(np.asarray(ray, dtype=np.float64), 1.0), self._signed(np.asarray(ray, dtype=np.float64), -1.0)):
+        b, ray = self._rhs(), np.asarray(ray, dtype=np.float64)
+        for z in (self._signed(ray, 1.0), self._signed(ray, -1.0)):
             g, noise = self._transpose_times(z)
             lhs, size = self._box_minimum(g, noise)
             size += float(z @ np.abs(b))

@@ -32,7 +32,8 @@ from ...bounds.optimised import Optimisation, Parameters, optimise, optimised_bo
 from ...errors import UnsupportedError
 from ...lp import LinearProgram, LPStatus
 from ..region_walk import epigraph
-from ...network.ops import Activation, MaxPool2d
+from ...network.ops import Activation
+from .branching import cut_nodes
 from .domain import Bounded, Domains, Target
 
 EMPTY_TOL = 1e-7
@@ -134,7 +135,7 @@ class LinearBounding:
     def _final(self, target: Target, doms: Domains, dom: InputDomain, bounds: Bounds, empty: np.ndarray) -> Bounded:
         """The polytope's rows bounded on the given intermediate bounds."""
         net = target.net
-        record = tuple(n.name for n in net.nodes if isinstance(n.op, (Activation, MaxPool2d))) if self.record else ()
+        record = tuple(n.name for n in cut_nodes(net)) if self.record else ()
         cuts = {k: v for k, v in doms.cuts.items() if np.any(np.isfinite(v[0])) or np.any(np.isfinite(v[1]))}
         goal = target.settings.proof_margin
         lb, params = optimise(net, dom, net.output, target.objective, bounds, cuts=cuts, init=doms.params,

@@ -29,6 +29,7 @@ from ...reach.relax import crosses_breakpoint
 from ..check import confirm, confirm_some
 from ..region_walk import epigraph, walk
 from ..result import Counterexample, Status
+from .branching import cut_nodes
 from .domain import Bounded, Domains, Target
 
 
@@ -135,9 +136,7 @@ def _any_undecided(target: Target, bd: Bounded, d: int) -> bool:
     """Whether some neuron of domain ``d`` still has a breakpoint inside its interval, or some max
     pooling window no single entry dominates."""
     net = target.net
-    for n in net.nodes:
-        if not isinstance(n.op, (Activation, MaxPool2d)):
-            continue
+    for n in cut_nodes(net):
         l, u = (b[d:d + 1] for b in bd.bounds[n.inputs[0]])
         if isinstance(n.op, MaxPool2d):
             if not max_pool_exact(pool_windows(n.op, net.shape_of(n.inputs[0])), l, u).all():
