@@ -20,11 +20,18 @@ from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
 _STATE: Any = None  # the state of a forked worker (set when the worker starts)
+_HURRY: Any = None  # a ForkedPool worker's event, set while the caller wants running calls to return
 
 
-def _start_worker(state: Any) -> None:
-    global _STATE
-    _STATE = state
+def hurried() -> bool:
+    """Whether the caller of this process's pool asks its running calls to return what they have
+    (:meth:`Pool.hurry`); always False outside the workers of a :class:`ForkedPool`."""
+    return _HURRY is not None and _HURRY.is_set()
+
+
+def _start_worker(state: Any, hurry: Any = None) -> None:
+    global _STATE, _HURRY
+    _STATE, _HURRY = state, hurry
     # a Python SIGTERM handler inherited from the parent (Ray's driver installs sys.exit) runs in a worker
     # instead of ending it, and a worker blocked on the task queue then outlived Pool.terminate, whose
     # join waited for ever
@@ -42,14 +49,18 @@ def _apply(fn: Callable, *args: Any) -> Any:
 
 
 class Pool(ABC):
-    """The interface of the pools; use one as a context manager (leaving it is ``shutdown(wait=False,
-    cancel_futures=True)``).
+    """The interface of the pools; use one as a context manager. Leaving it cancels the calls not
+    started; a pool that :attr:`hurries` hurries the running ones and waits for its workers to
+    exit (a call returns within a step of its work then, and no worker is left to take cores from
+    what comes next, or to race the interpreter's exit), the others leave them to finish.
 
     Attributes:
         workers: how many calls the pool runs at once.
+        hurries: whether :meth:`hurry` reaches running calls.
     """
 
     workers: int
+    hurries: bool = False
 
     @abstractmethod
     def submit(self, *args: Any) -> Future:
@@ -60,11 +71,17 @@ class Pool(ABC):
         """Take no more calls. With ``cancel_futures`` calls not started are cancelled; started calls
         run to their end, and with ``wait`` this returns once the pool's workers have exited."""
 
+    def hurry(self, on: bool = True) -> None:
+        """Ask the running calls to return what they have as soon as they can (``on``), or no longer;
+        a call sees it through :func:`hurried`. Only a :class:`ForkedPool` passes it on; elsewhere
+        this does nothing and calls run their course."""
+
     def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.shutdown(wait=False, cancel_futures=True)
+        self.hurry()
+        self.shutdown(wait=self.hurries, cancel_futures=True)
 
 
 class InlinePool(Pool):
@@ -90,13 +107,24 @@ class InlinePool(Pool):
 
 
 class ForkedPool(Pool):
-    """``workers`` forked processes that inherit ``state`` (not pickled)."""
+    """``workers`` forked processes that inherit ``state`` (not pickled) and an event through which
+    :meth:`hurry` reaches them."""
+
+    hurries = True
 
     def __init__(self, fn: Callable, state: Any, workers: int):
+        ctx = multiprocessing.get_context("fork")
         self._fn = fn
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                                         initializer=_start_worker, initargs=(state,))
+        self._hurry = ctx.Event()
+        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                         initializer=_start_worker, initargs=(state, self._hurry))
         self.workers = workers
+
+    def hurry(self, on: bool = True) -> None:
+        if on:
+            self._hurry.set()
+        else:
+            self._hurry.clear()
 
     def submit(self, *args: Any) -> Future:
         return self._pool.submit(_apply, self._fn, *args)

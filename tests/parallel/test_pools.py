@@ -4,20 +4,23 @@ serial search."""
 from __future__ import annotations
 
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 from nnreach.network import ops
 from nnreach.network.simplify import simplify
-from nnreach.parallel.pools import ForkedPool, InlinePool, fork_map
+from nnreach.parallel.pools import ForkedPool, InlinePool, Pool, fork_map, hurried
 from nnreach.verify.deadline import Deadline
 from nnreach.verify.exact_star import REGIONS
 from nnreach.verify.problem import Problem
 from nnreach.verify.result import Counterexample, Status
 from nnreach.verify.search import Target, search
 from nnreach.verify.search.driver import root
-from nnreach.verify.search.workers import Job, drive, search_chunk, split
+from nnreach.verify.search.domain import Domains
+from nnreach.verify.search.workers import Job, divide, drive, search_chunk, split
 from nnreach.verify.settings import Settings
 
 from ..verify import oracle
@@ -53,6 +56,30 @@ def test_a_forked_pool_runs_calls_in_its_workers_on_one_blas_thread():
     assert os.getpid() not in assert_pool_runs_calls_on_its_state(ForkedPool(scaled, 3, 2))
 
 
+def waits_to_be_hurried(state: None, limit: float) -> float | None:
+    """Seconds until this call saw its pool hurried, or None after ``limit`` seconds."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        if hurried():
+            return time.monotonic() - start
+        time.sleep(0.005)
+    return None
+
+
+def test_hurrying_a_forked_pool_reaches_its_running_calls_until_it_is_called_off():
+    with ForkedPool(waits_to_be_hurried, None, 2) as pool:
+        calls = [pool.submit(60.0) for _ in range(2)]
+        time.sleep(0.3)
+        pool.hurry()
+        assert all(c.result(timeout=20) is not None for c in calls)
+        pool.hurry(False)
+        assert pool.submit(0.2).result(timeout=20) is None
+        left = pool.submit(60.0)
+        time.sleep(0.3)                          # started: not cancelled on leaving
+    assert left.result(timeout=20) is not None   # leaving the pool hurried the call left running
+    assert not hurried()                         # the caller itself is never hurried
+
+
 def test_split_keeps_every_region_in_order():
     stack = list(range(10))
     parts = split(stack, 3)
@@ -60,21 +87,26 @@ def test_split_keeps_every_region_in_order():
     assert split([1], 4) == [[1]]
 
 
-class _Threads:
+def test_divide_cuts_the_largest_entries_in_order_until_every_worker_has_a_chunk():
+    entry = lambda first, n: (Domains(np.arange(first, first + n, dtype=float)[:, None], np.zeros((n, 1)),
+                                      {"z": (np.zeros((n, 2)), np.ones((n, 2)))}, np.zeros((n, 1))), None)
+    chunks = divide([entry(0, 1), entry(1, 5)], 4)            # 5 domains: 3 + 2, then the 3: 2 + 1
+    assert [[d.lo[:, 0].tolist() for d, _ in chunk] for chunk in chunks] == [[[0]], [[1, 2]], [[3]], [[4, 5]]]
+    assert len(divide([entry(0, 1)], 3)) == 1                 # one domain cannot be cut
+
+
+class _Threads(Pool):
     """Workers as threads of this process (the driver's logic without processes)."""
 
     def __init__(self, job: Job, workers: int):
         self.job, self.workers = job, workers
         self._pool = ThreadPoolExecutor(workers)
 
-    def submit(self, chunk, seconds):
+    def submit(self, chunk, seconds, slice_):
         return self._pool.submit(search_chunk, self.job, chunk, seconds, 0.01)  # tiny slices: many hand-overs
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._pool.shutdown()
+    def shutdown(self, wait=True, cancel_futures=False):
+        self._pool.shutdown(wait, cancel_futures=cancel_futures)
 
 
 def assert_shared_search_agrees_with_brute_force(workers, count: int) -> None:
@@ -109,7 +141,7 @@ def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):
     target = Target(problem, 0, problem.properties[0].unsafe, net, Settings(), Deadline(60))
     stack = root(target)
     with _Threads(Job.of(target, REGIONS), 2) as pool:
-        assert drive(stack, pool.submit, 2, target) is Status.HOLDS
+        assert drive(stack, pool, target) is Status.HOLDS
     assert target.counters.domains > 0 and target.counters.closed > 0
 
 

@@ -73,16 +73,18 @@ def root(target: Target) -> Stack:
     return [(Domains.root(box.lo, box.hi, sizes, len(target.polys)), None)]
 
 
-def drain(target: Target, config: Config, stack: Stack, until: float | None = None) -> Counterexample | None:
-    """Search the domains of ``stack`` (depth-first, in batches) until none is left or, if ``until``
-    is given, ``time.monotonic()`` passes it; what is left stays on ``stack``. Returns a confirmed
-    counterexample or None; a leaf that could not be decided sets ``target.unknown``."""
+def drain(target: Target, config: Config, stack: Stack, stop: Callable[[], bool] | None = None) -> Counterexample | None:
+    """Search the domains of ``stack`` (depth-first, in batches) until none is left or, if ``stop``
+    is given, it returns True (asked after each batch); what is left stays on ``stack``. Returns a
+    confirmed counterexample or None; a leaf that could not be decided sets ``target.unknown``."""
     margin = target.settings.proof_margin
+    first = True
     while stack:
         target.deadline.check()
         note_progress(stack, target.counters)
-        if until is not None and time.monotonic() > until:
+        if not first and stop is not None and stop():
             return None
+        first = False
         doms, known = _pop(stack, config.batch)
         bd = config.bounding(target, doms, known)
         target.cache.setdefault("root_bounds", bd.bounds)
@@ -124,12 +126,13 @@ def search(target: Target, config: Config, workers: Workers | None = None, warmu
         ce = confirm(target.problem, target.index, target.box.center)
         return ce if ce is not None else Status.UNKNOWN
     stack = root(target)
-    ce = drain(target, config, stack, None if workers is None else time.monotonic() + warmup)
+    end = time.monotonic() + warmup
+    ce = drain(target, config, stack, None if workers is None else lambda: time.monotonic() > end)
     if ce is not None:
         return ce
     if stack:
         with workers(Job.of(target, config)) as pool:
-            out = drive(stack, pool.submit, pool.workers, target)
+            out = drive(stack, pool, target)
         if isinstance(out, Counterexample):
             return out
     return Status.UNKNOWN if target.unknown else Status.HOLDS

@@ -1,11 +1,17 @@
 """Sharing one search among worker processes or Ray tasks.
 
-A search's stack is cut into *chunks* (lists of stack entries). A worker searches a chunk for
-:data:`SLICE` seconds at most (:func:`search_chunk`) and returns what it found: a confirmed
-counterexample, or the entries it has left, with its counters. The driver (:func:`drive`) hands
-chunks to idle workers and splits the entries that come back among them (the shallowest, whose
-subtrees are largest, go first), so no worker waits while another has work. A chunk searched again
-from the start gives the same outcome, which is what makes retries of lost Ray tasks safe.
+A search's stack is cut into *chunks* (lists of stack entries). A worker searches a chunk for a
+slice of time at most (:func:`search_chunk`) and returns what it found: a confirmed counterexample,
+or the entries it has left, with its counters. The driver (:func:`drive`) hands chunks to idle
+workers and splits the entries that come back among them (the shallowest, whose subtrees are
+largest, go first), so no worker waits while another has work. A chunk searched again from the
+start gives the same outcome, which is what makes retries of lost Ray tasks safe.
+
+Every hand-over sends the entries, with their bounds and optimised parameters, both ways (tens of
+megabytes for a thousand domains of a 4x256 net), so slices are long where the pool can *hurry*
+its calls (:meth:`nnreach.parallel.pools.Pool.hurry`: forked processes): a worker then returns
+early only when another is idle with nothing queued. Ray tasks cannot be reached while they run
+and get short slices instead.
 
 The pools are those of :mod:`nnreach.parallel.pools`: forked processes for ``Settings.jobs > 1``,
 Ray tasks for ``Settings.ray``.
@@ -29,10 +35,13 @@ from ..settings import Settings
 from .domain import Bounded, Counters, Domains, Target, note_progress
 
 if TYPE_CHECKING:
+    from ...parallel.pools import Pool
     from .driver import Config, Stack
 
 SLICE = 0.5
-"""Seconds a worker searches a chunk before it hands back what is left."""
+"""Seconds a worker searches a chunk before it hands back what is left, where it cannot be hurried."""
+LONG_SLICE = 5.0
+"""The same where the driver can hurry it (it also bounds how stale the driver's counters get)."""
 WARMUP = 0.3
 """Seconds the calling process searches alone before it starts workers (most searches end by then)."""
 CACHED = ("root_bounds", "min_width", "chain")
@@ -77,14 +86,18 @@ class ChunkResult:
 
 
 def search_chunk(job: Job, chunk: "Stack", seconds: float | None, slice_: float = SLICE) -> ChunkResult:
-    """Search ``chunk`` for at most ``slice_`` seconds, within ``seconds`` left overall (None: no limit)."""
+    """Search ``chunk`` for at most ``slice_`` seconds, within ``seconds`` left overall (None: no
+    limit), or until the pool is hurried (after one batch at least, so that a chunk handed back and
+    forth still gets searched)."""
+    from ...parallel.pools import hurried
     from .driver import drain
 
     target = Target(job.problem, job.index, job.polys, job.net, job.settings, Deadline(seconds), Counters(),
                     cache=dict(job.cache))
     stack = [_writable(entry) for entry in chunk]
     try:
-        ce = drain(target, job.config, stack, until=time.monotonic() + slice_)
+        end = time.monotonic() + slice_
+        ce = drain(target, job.config, stack, stop=lambda: time.monotonic() > end or hurried())
     except Timeout:
         return ChunkResult(counters=target.counters, timeout=True)
     return ChunkResult(ce, target.unknown, [] if ce is not None else stack, target.counters)
@@ -110,23 +123,38 @@ def split(stack: list, pieces: int) -> list[list]:
     return out
 
 
-Submit = Callable[[list, float | None], Future]
-"""``submit(chunk, seconds_left)``: start searching a chunk on some worker; a future of a ChunkResult."""
+def divide(stack: list, pieces: int) -> list[list]:
+    """:func:`split` of ``stack``, whose largest entries are first cut in two (their domains, in
+    order) while it has fewer entries than ``pieces``: a narrow search still keeps every worker busy."""
+    stack = list(stack)
+    while len(stack) < pieces:
+        k = max(range(len(stack)), key=lambda i: stack[i][0].size, default=None)
+        if k is None or stack[k][0].size < 2:
+            break
+        doms, bd = stack[k]
+        halves = np.array_split(np.arange(doms.size), 2)
+        stack[k:k + 1] = [(doms.take(h), None if bd is None else bd.take(h)) for h in halves]
+    return split(stack, pieces)
 
 
-def drive(stack: list, submit: Submit, workers: int, target: Target) -> Counterexample | Status:
-    """Search ``stack`` with ``workers`` workers reached through ``submit``; the first confirmed
-    counterexample ends the search. Counters go into ``target.counters``, an undecided leaf into
+def drive(stack: list, pool: "Pool", target: Target) -> Counterexample | Status:
+    """Search ``stack`` on the workers of ``pool`` (of :func:`search_chunk` on the search's
+    :class:`Job`); the first confirmed counterexample ends the search. While a worker is idle with
+    nothing queued, the pool is hurried. Counters go into ``target.counters``, an undecided leaf into
     ``target.unknown``. Raises Timeout when the deadline passes."""
-    deadline = target.deadline
-    queue = split(stack, 2 * workers)
+    deadline, workers = target.deadline, pool.workers
+    slice_ = LONG_SLICE if pool.hurries else SLICE
+    queue = divide(stack, 2 * workers)
     running: set[Future] = set()
     while queue or running:
         deadline.check()
         note_progress((entry for chunk in queue for entry in chunk), target.counters,
                       workers=f"{len(running)}/{workers}")
+        if queue:
+            pool.hurry(False)
         while queue and len(running) < workers:
-            running.add(submit(queue.pop(), _left(deadline)))
+            running.add(pool.submit(queue.pop(), _left(deadline), slice_))
+        pool.hurry(len(running) < workers)
         remaining = deadline.remaining()
         done, running = wait(running, timeout=None if remaining == float("inf") else max(remaining, 0) + 1.0,
                              return_when=FIRST_COMPLETED)
@@ -142,7 +170,7 @@ def drive(stack: list, submit: Submit, workers: int, target: Target) -> Countere
             target.unknown |= res.unknown
             if res.leftover:
                 idle = workers - len(running) - len(queue)
-                queue.extend(split(res.leftover, max(1, idle)))
+                queue.extend(divide(res.leftover, max(1, idle)))
     return Status.UNKNOWN if target.unknown else Status.HOLDS
 
 
