@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Speed-up from running rows side by side: the 45 ACAS Xu property-2 rows with `--jobs 1` (one row at
 # a time, its search shared by all cores) and with `--jobs 2` (two rows at once, one core each), same
-# verdicts expected; then one instance (ACAS Xu 1_1 prop_6) searched by 1 and by 2 worker processes.
-# Prints wall times and ratios. Extra arguments go to both `nnreach bench` runs (e.g. --timeout-scale).
+# verdicts expected; then single instances searched by 1 and by 2 worker processes: ACAS Xu 1_1
+# prop_6 (input splits and regions) and MNIST-FC 256x4 prop_0_0.03 (neuron splits, whose domains
+# carry large bounds and parameters to every hand-over). Prints wall times and ratios. Extra arguments go to both `nnreach bench` runs (e.g. --timeout-scale).
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 folder=$BENCHMARKS/acasxu
 [[ -d $folder ]] || { echo "parallel: benchmark folder not found: $folder" >&2; exit 2; }
@@ -21,8 +22,11 @@ done
 same=$(diff <(cut -d, -f1-3 "$OUT/acasxu_prop2_jobs1.csv" | sort) <(cut -d, -f1-3 "$OUT/acasxu_prop2_jobs2.csv" | sort) > /dev/null && echo yes || echo no)
 echo "property-2 rows: --jobs 1 ${seconds[1]} s, --jobs 2 ${seconds[2]} s, speed-up $(python3 -c "print(f'{${seconds[1]} / ${seconds[2]}:.2f}')"), same verdicts $same"
 
-model=$folder/ACASXU_run2a_1_1_batch_2000.onnx spec=$folder/prop_6.vnnlib
-for jobs in 1 2; do
-    seconds[one$jobs]=$(wall "$NNREACH" verify "$model" "$spec" --jobs "$jobs" --timeout 116)
-done
-echo "1_1 prop_6: 1 worker ${seconds[one1]} s, 2 workers ${seconds[one2]} s, speed-up $(python3 -c "print(f'{${seconds[one1]} / ${seconds[one2]}:.2f}')")"
+one() {  # NAME MODEL SPEC TIMEOUT: wall times of one instance on 1 and 2 workers
+    for jobs in 1 2; do
+        seconds[one$jobs]=$(wall "$NNREACH" verify "$2" "$3" --jobs "$jobs" --timeout "$4")
+    done
+    echo "$1: 1 worker ${seconds[one1]} s, 2 workers ${seconds[one2]} s, speed-up $(python3 -c "print(f'{${seconds[one1]} / ${seconds[one2]}:.2f}')")"
+}
+one "ACAS Xu 1_1 prop_6" "$folder/ACASXU_run2a_1_1_batch_2000.onnx" "$folder/prop_6.vnnlib" 116
+one "MNIST-FC 256x4 prop_0_0.03" "$BENCHMARKS/mnistfc/mnist-net_256x4.onnx" "$BENCHMARKS/mnistfc/prop_0_0.03.vnnlib" 300
