@@ -11,6 +11,7 @@ only cost time).
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
@@ -19,13 +20,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterable, Iterator
 
+CANCEL_WAIT = 10.0
+"""Seconds :meth:`RayPool.shutdown` waits for interrupted tasks to end before it kills their workers."""
 _STATE: Any = None  # the state of a forked worker (set when the worker starts)
-_HURRY: Any = None  # a ForkedPool worker's event, set while the caller wants running calls to return
+_HURRY: Any = None  # what a call of a pool asks whether it is hurried (an event of a ForkedPool, an _AskFlag of a RayPool)
 
 
 def hurried() -> bool:
     """Whether the caller of this process's pool asks its running calls to return what they have
-    (:meth:`Pool.hurry`); always False outside the workers of a :class:`ForkedPool`."""
+    (:meth:`Pool.hurry`); always False outside a call of a :class:`ForkedPool` or a :class:`RayPool`."""
     return _HURRY is not None and _HURRY.is_set()
 
 
@@ -73,8 +76,8 @@ class Pool(ABC):
 
     def hurry(self, on: bool = True) -> None:
         """Ask the running calls to return what they have as soon as they can (``on``), or no longer;
-        a call sees it through :func:`hurried`. Only a :class:`ForkedPool` passes it on; elsewhere
-        this does nothing and calls run their course."""
+        a call sees it through :func:`hurried`. A :class:`ForkedPool` and a :class:`RayPool` pass
+        it on; elsewhere this does nothing and calls run their course."""
 
     def __enter__(self) -> Pool:
         return self
@@ -133,18 +136,73 @@ class ForkedPool(Pool):
         self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _run_task(fn: Callable, state: Any, *args: Any) -> Any:
+def _run_task(fn: Callable, state: Any, hurry: Any, *args: Any) -> Any:
+    global _HURRY
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1):  # the tasks share the cores: no BLAS threads of their own
-        return fn(state, *args)
+    _HURRY = hurry   # a Ray worker process runs one task at a time
+    try:
+        with threadpool_limits(1):  # the tasks share the cores: no BLAS threads of their own
+            return fn(state, *args)
+    finally:
+        _HURRY = None
+
+
+class _Flags:
+    """The hurry flags of the :class:`RayPool` s of one process, by pool, as a Ray actor (no CPU of
+    its own) that their tasks ask. One per process (:func:`_flags`): an actor is a worker process of
+    its own, and starting one for each search cost more than the hand-overs it saved."""
+
+    def __init__(self):
+        self.on: set[int] = set()
+
+    def set(self, pool: int, on: bool) -> None:
+        if on:
+            self.on.add(pool)
+        else:
+            self.on.discard(pool)
+
+    def is_set(self, pool: int) -> bool:
+        return pool in self.on
+
+
+_POOLS = itertools.count()   # numbers the RayPools of this process
+_FLAGS: dict = {}   # the _Flags actor of this process, by Ray job (a new ray.init starts a new one)
+
+
+def _flags(ray: Any) -> Any:
+    job = ray.get_runtime_context().get_job_id()
+    if job not in _FLAGS:
+        _FLAGS.clear()
+        _FLAGS[job] = ray.remote(num_cpus=0)(_Flags).remote()
+    return _FLAGS[job]
+
+
+class _AskFlag:
+    """The hurry flag of one pool as its Ray tasks see it: :meth:`is_set` asks the :class:`_Flags`
+    actor (a round trip of 1-2 ms; calls ask between steps of their work). A flag that is lost
+    (its node died) counts as set."""
+
+    def __init__(self, actor: Any, pool: int):
+        self._actor, self._pool = actor, pool
+
+    def is_set(self) -> bool:
+        import ray
+
+        try:
+            return ray.get(self._actor.is_set.remote(self._pool))
+        except ray.exceptions.RayActorError:
+            return True
 
 
 class RayPool(Pool):
     """Calls as Ray tasks, one CPU each, run again when their worker dies (see
     :mod:`nnreach.parallel.ray_tasks`, whose :func:`~nnreach.parallel.ray_tasks.connect` comes first).
     ``state`` is put in the object store once; ``workers`` is how many tasks the caller runs at once
-    (the cluster's CPUs, say). Arrays in the arguments arrive read-only (Ray does not copy them)."""
+    (the cluster's CPUs, say). Arrays in the arguments arrive read-only (Ray does not copy them).
+    :meth:`hurry` reaches the tasks through the process's :class:`_Flags` actor."""
+
+    hurries = True
 
     def __init__(self, fn: Callable, state: Any, workers: int):
         from .ray_tasks import RETRIES, _ray
@@ -153,22 +211,33 @@ class RayPool(Pool):
         self._ray, self._fn = ray, fn
         self._task = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_run_task)
         self._state = ray.put(state)
+        self._flags, self._id = _flags(ray), next(_POOLS)
         self._refs: list = []
         self.workers = workers
 
+    def hurry(self, on: bool = True) -> None:
+        self._flags.set.remote(self._id, on)   # an actor takes one caller's calls in order
+
     def submit(self, *args: Any) -> Future:
-        ref = self._task.remote(self._fn, self._state, *args)
+        ref = self._task.remote(self._fn, self._state, _AskFlag(self._flags, self._id), *args)
         self._refs.append(ref)
         return ref.future()
 
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         """Ray does not tell queued tasks from running ones, and the pool has no workers of its own (the
-        cluster's outlive it): with ``cancel_futures`` and not ``wait`` every task is cancelled (a task
-        is a pure function of its arguments, so only its work is lost); otherwise the tasks run to
-        their end on the cluster, and this returns at once."""
-        if cancel_futures and not wait:
+        cluster's outlive it). With ``cancel_futures`` every task not done is cancelled (a task is a
+        pure function of its arguments, so only its work is lost): with ``wait`` a running one is
+        interrupted and this returns once every task has ended (or :data:`CANCEL_WAIT` seconds have
+        passed, and the workers of those left are killed); without, its worker is killed and this
+        returns at once. Without ``cancel_futures`` the tasks run to their end on the cluster."""
+        if cancel_futures:
             for ref in self._refs:
-                self._ray.cancel(ref, force=True)
+                self._ray.cancel(ref, force=not wait)
+            if wait and self._refs:   # a task deaf to the interruption is killed after a while
+                _, deaf = self._ray.wait(self._refs, num_returns=len(self._refs), timeout=CANCEL_WAIT)
+                for ref in deaf:
+                    self._ray.cancel(ref, force=True)
+            self._flags.set.remote(self._id, False)   # no task asks any more
 
 
 def fork_map(fn: Callable[[Any, Any], Any], state: Any, items: Iterable, workers: int) -> Iterator[tuple[int, Any]]:

@@ -129,8 +129,14 @@ def test_shared_search_agrees_with_brute_force(workers):
     assert_shared_search_agrees_with_brute_force(workers, 8)
 
 
-def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):
-    """A real instance cut into slices of 10 ms: many chunks come back and are split again."""
+def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks, monkeypatch):
+    """A real instance cut into slices of 10 ms: many chunks come back and are split again. The
+    progress figures count the workers busy and the domains out with them."""
+    from nnreach import progress
+
+    notes: list[dict] = []
+    monkeypatch.setattr(progress, "due", lambda: True)
+    monkeypatch.setattr(progress, "note", lambda **fields: notes.append(fields))
     from nnreach.io import load_model
     from nnreach.io.vnnlib import read_vnnlib
 
@@ -143,6 +149,9 @@ def test_the_driver_hands_left_over_regions_to_idle_workers(benchmarks):
     with _Threads(Job.of(target, REGIONS), 2) as pool:
         assert drive(stack, pool, target) is Status.HOLDS
     assert target.counters.domains > 0 and target.counters.closed > 0
+    driver = [n for n in notes if "workers" in n]                        # not those of the searches in threads
+    assert any(n["workers"] == "2/2" for n in driver)
+    assert all(n["open"] > 0 for n in driver if n["workers"] != "0/2")   # work out with a worker is open
 
 
 LEAVE_EARLY = """

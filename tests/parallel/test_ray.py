@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ import pytest
 
 from ..test_bench import counts, last_line, run_cli, test_csv  # noqa: F401 (test_csv is a fixture)
 from . import test_pools
-from .test_pools import assert_pool_runs_calls_on_its_state, assert_shared_search_agrees_with_brute_force, scaled
+from .test_pools import (assert_pool_runs_calls_on_its_state, assert_shared_search_agrees_with_brute_force, scaled,
+                         waits_to_be_hurried)
 
 ray = pytest.importorskip("ray")
 
@@ -47,6 +49,23 @@ def _die_once(item: tuple[int, str]) -> tuple[int, int]:
 
 def test_a_ray_pool_runs_calls_in_tasks_on_one_blas_thread():
     assert os.getpid() not in assert_pool_runs_calls_on_its_state(RayPool(scaled, 3, 2))
+
+
+def test_hurrying_a_ray_pool_reaches_its_running_tasks_until_it_is_called_off():
+    with RayPool(waits_to_be_hurried, None, 2) as pool, RayPool(waits_to_be_hurried, None, 1) as other:
+        calls = [pool.submit(60.0) for _ in range(2)]
+        time.sleep(1.0)
+        pool.hurry()
+        assert all(c.result(timeout=30) is not None for c in calls)
+        assert other.submit(1.0).result(timeout=30) is None     # another pool's tasks are not hurried
+        pool.hurry(False)
+        assert pool.submit(0.5).result(timeout=30) is None
+        left = pool.submit(60.0)
+        time.sleep(1.0)
+        start = time.monotonic()
+    assert time.monotonic() - start < 30         # leaving the pool ended the task left running
+    with pytest.raises(ray.exceptions.TaskCancelledError):
+        left.result(timeout=30)
 
 
 def test_executor_returns_every_result_once():

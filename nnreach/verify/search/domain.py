@@ -257,16 +257,23 @@ class Bounded:
             if self.margin.shape[1] > 1 else np.zeros(len(self.margin), dtype=np.int64)
 
 
-def note_progress(entries: Iterable[tuple[Domains, object]], counters: Counters, **extra) -> None:
+def note_progress(entries: Iterable[tuple[Domains, object]], counters: Counters,
+                  out: Iterable[tuple[int, float]] = (), **extra) -> None:
     """The figures of a search for :mod:`nnreach.progress`, when a listener wants them: the domains
     of the stack ``entries`` still open, their worst margin, the domains closed so far, and ``extra``
-    fields. ``entries`` is only gone through when the figures are wanted (a generator costs nothing
-    otherwise)."""
+    fields. ``out``: ``(open domains, worst margin)`` of each chunk out with a worker (see
+    :func:`summary`), counted as handed out. ``entries`` is only gone through when the figures are
+    wanted (a generator costs nothing otherwise)."""
     if not progress.due():
         return
-    entries = list(entries)
-    worst = min((float(d.margin.min()) for d, _ in entries if d.size), default=-np.inf)
-    figures = dict(open=sum(d.size for d, _ in entries), closed=counters.closed, **extra)
+    parts = [summary(list(entries)), *out]
+    worst = min((w for n, w in parts if n), default=-np.inf)
+    figures = dict(open=sum(n for n, _ in parts), closed=counters.closed, **extra)
     if np.isfinite(worst):
         figures["margin"] = worst
     progress.note(**figures)
+
+
+def summary(entries: list[tuple[Domains, object]]) -> tuple[int, float]:
+    """How many domains ``entries`` hold, and their worst margin (inf when none)."""
+    return sum(d.size for d, _ in entries), min((float(d.margin.min()) for d, _ in entries if d.size), default=np.inf)

@@ -9,9 +9,8 @@ start gives the same outcome, which is what makes retries of lost Ray tasks safe
 
 Every hand-over sends the entries, with their bounds and optimised parameters, both ways (tens of
 megabytes for a thousand domains of a 4x256 net), so slices are long where the pool can *hurry*
-its calls (:meth:`nnreach.parallel.pools.Pool.hurry`: forked processes): a worker then returns
-early only when another is idle with nothing queued. Ray tasks cannot be reached while they run
-and get short slices instead.
+its calls (:meth:`nnreach.parallel.pools.Pool.hurry`: forked processes and Ray tasks): a worker
+then returns early only when another is idle with nothing queued.
 
 The pools are those of :mod:`nnreach.parallel.pools`: forked processes for ``Settings.jobs > 1``,
 Ray tasks for ``Settings.ray``.
@@ -32,7 +31,7 @@ from ..deadline import Deadline, Timeout
 from ..problem import Problem
 from ..result import Counterexample, Status
 from ..settings import Settings
-from .domain import Bounded, Counters, Domains, Target, note_progress
+from .domain import Bounded, Counters, Domains, Target, note_progress, summary
 
 if TYPE_CHECKING:
     from ...parallel.pools import Pool
@@ -145,19 +144,22 @@ def drive(stack: list, pool: "Pool", target: Target) -> Counterexample | Status:
     deadline, workers = target.deadline, pool.workers
     slice_ = LONG_SLICE if pool.hurries else SLICE
     queue = divide(stack, 2 * workers)
-    running: set[Future] = set()
+    running: dict[Future, tuple[int, float]] = {}     # the calls, with what their chunks held
     while queue or running:
         deadline.check()
-        note_progress((entry for chunk in queue for entry in chunk), target.counters,
-                      workers=f"{len(running)}/{workers}")
         if queue:
             pool.hurry(False)
         while queue and len(running) < workers:
-            running.add(pool.submit(queue.pop(), _left(deadline), slice_))
+            chunk = queue.pop()
+            running[pool.submit(chunk, _left(deadline), slice_)] = summary(chunk)
+        note_progress((entry for chunk in queue for entry in chunk), target.counters, running.values(),
+                      workers=f"{len(running)}/{workers}")
         pool.hurry(len(running) < workers)
         remaining = deadline.remaining()
-        done, running = wait(running, timeout=None if remaining == float("inf") else max(remaining, 0) + 1.0,
-                             return_when=FIRST_COMPLETED)
+        done, _ = wait(running, timeout=None if remaining == float("inf") else max(remaining, 0) + 1.0,
+                       return_when=FIRST_COMPLETED)
+        for fut in done:
+            del running[fut]
         for fut in done:
             res: ChunkResult = fut.result()
             target.counters.merge(res.counters)
