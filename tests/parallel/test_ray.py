@@ -63,9 +63,11 @@ def test_hurrying_a_ray_pool_reaches_its_running_tasks_until_it_is_called_off():
         left = pool.submit(60.0)
         time.sleep(1.0)
         start = time.monotonic()
-    assert time.monotonic() - start < 30         # leaving the pool ended the task left running
-    with pytest.raises(ray.exceptions.TaskCancelledError):
-        left.result(timeout=30)
+    assert time.monotonic() - start < 30         # leaving the pool ended the task left running:
+    try:                                         # hurried or interrupted, whichever reached it first
+        assert left.result(timeout=1) is not None
+    except ray.exceptions.TaskCancelledError:
+        pass
 
 
 def test_executor_returns_every_result_once():
