@@ -53,9 +53,9 @@ def _apply(fn: Callable, *args: Any) -> Any:
 
 class Pool(ABC):
     """The interface of the pools; use one as a context manager. Leaving it cancels the calls not
-    started; a pool that :attr:`hurries` hurries the running ones and waits for its workers to
-    exit (a call returns within a step of its work then, and no worker is left to take cores from
-    what comes next, or to race the interpreter's exit), the others leave them to finish.
+    started; a pool that :attr:`hurries` hurries the running ones and waits for them to end (a
+    call returns within a step of its work then, and no worker is left to take cores from what
+    comes next, or to race the interpreter's exit), the others leave them to finish.
 
     Attributes:
         workers: how many calls the pool runs at once.
@@ -72,7 +72,8 @@ class Pool(ABC):
     @abstractmethod
     def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
         """Take no more calls. With ``cancel_futures`` calls not started are cancelled; started calls
-        run to their end, and with ``wait`` this returns once the pool's workers have exited."""
+        run to their end (a :class:`RayPool` interrupts them), and with ``wait`` this returns once
+        they have ended."""
 
     def hurry(self, on: bool = True) -> None:
         """Ask the running calls to return what they have as soon as they can (``on``), or no longer;
@@ -167,15 +168,15 @@ class _Flags:
 
 
 _POOLS = itertools.count()   # numbers the RayPools of this process
-_FLAGS: dict = {}   # the _Flags actor of this process, by Ray job (a new ray.init starts a new one)
+_FLAGS: tuple[str, Any] | None = None   # (Ray job, its _Flags actor) of this process (a new ray.init: a new job)
 
 
 def _flags(ray: Any) -> Any:
+    global _FLAGS
     job = ray.get_runtime_context().get_job_id()
-    if job not in _FLAGS:
-        _FLAGS.clear()
-        _FLAGS[job] = ray.remote(num_cpus=0)(_Flags).remote()
-    return _FLAGS[job]
+    if _FLAGS is None or _FLAGS[0] != job:
+        _FLAGS = job, ray.remote(num_cpus=0)(_Flags).remote()
+    return _FLAGS[1]
 
 
 class _AskFlag:
